@@ -1,0 +1,229 @@
+// minnow CLI: subcommands that dispatch into libminnow. Main output on stdout, diagnostics on stderr,
+// exit code 1 on any error with a one-line message.
+#include <CLI/CLI.hpp>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+#include "common/error.h"
+#include "model/model.h"
+#include "runtime/session.h"
+#include "sample/sampler.h"
+#include "tools/info.h"
+
+using namespace minnow;
+
+namespace {
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+std::vector<int32_t> parse_token_list(const std::string& s) {
+  std::vector<int32_t> ids;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(item, &used);
+    } catch (...) {
+      used = 0;
+    }
+    if (used == 0 || used != item.size() || v < 0 || v > INT32_MAX) fail("--tokens: '", item, "' is not a token id");
+    ids.push_back(static_cast<int32_t>(v));
+  }
+  if (ids.empty()) fail("--tokens: no token ids given");
+  return ids;
+}
+
+std::unique_ptr<Model> load_model(const std::string& path, bool verbose) {
+  const double t0 = now_s();
+  auto m = Model::load(path);
+  if (verbose) {
+    const Config& c = m->config();
+    std::fprintf(stderr, "loaded %s: %d layers, n_embd %d, vocab %d, in %.0f ms\n", c.arch.c_str(), c.n_layer,
+                 c.n_embd, c.n_vocab, (now_s() - t0) * 1000.0);
+  }
+  return m;
+}
+
+// Writes to PATH.tmp then renames, so an interrupted run never leaves a half-written file.
+void write_file_atomic(const std::string& path, const void* data, size_t bytes) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) fail(path, ": cannot open for writing");
+    f.write(static_cast<const char*>(data), static_cast<std::streamsize>(bytes));
+    f.flush();
+    if (!f) {
+      std::remove(tmp.c_str());
+      fail(path, ": write failed");
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    fail(path, ": cannot rename the temporary file into place");
+  }
+}
+
+int cmd_run(const std::string& model_path, const std::string& prompt, int n_predict, const SamplerParams& sp,
+            int threads, bool ignore_eos, bool verbose) {
+  auto model = load_model(model_path, verbose);
+  const Tokenizer& tok = model->tokenizer();
+  std::vector<int32_t> ids = tok.encode(prompt, true);
+  if (ids.empty()) fail("the prompt produced no tokens");
+  const int32_t n_ctx_train = model->config().n_ctx_train;
+  if (static_cast<int64_t>(ids.size()) > n_ctx_train)
+    fail("prompt is ", ids.size(), " tokens but the model's context is ", n_ctx_train);
+  const int32_t n_ctx = static_cast<int32_t>(std::min<int64_t>(n_ctx_train, static_cast<int64_t>(ids.size()) + n_predict));
+  runtime::ThreadPool pool(threads);
+  runtime::Session session(*model, pool, {n_ctx});
+  Sampler sampler(sp);
+  for (int32_t id : ids) sampler.accept(id);
+
+  const double t0 = now_s();
+  const float* logits = session.eval(ids.data(), static_cast<int32_t>(ids.size()));
+  const double t1 = now_s();
+  int n_gen = 0;
+  for (; n_gen < n_predict; ++n_gen) {
+    int32_t next = sampler.sample(logits, model->config().n_vocab);
+    if (!ignore_eos && tok.is_eog(next)) break;
+    sampler.accept(next);
+    const std::string piece = tok.token_to_piece(next, false);
+    std::fwrite(piece.data(), 1, piece.size(), stdout);
+    std::fflush(stdout);
+    if (session.n_past() >= session.n_ctx()) {
+      ++n_gen;
+      if (n_gen < n_predict) std::fprintf(stderr, "\n[context full after %d tokens]\n", session.n_past());
+      break;
+    }
+    logits = session.eval(&next, 1);
+  }
+  const double t2 = now_s();
+  if (isatty(STDOUT_FILENO)) std::fputc('\n', stdout);  // piped output is exactly the continuation
+  if (verbose)
+    std::fprintf(stderr, "prompt: %zu tokens, %.1f t/s | generation: %d tokens, %.1f t/s | %d threads\n", ids.size(),
+                 ids.size() / std::max(t1 - t0, 1e-9), n_gen, n_gen / std::max(t2 - t1, 1e-9), pool.size());
+  return 0;
+}
+
+int cmd_logits(const std::string& model_path, const std::string& tokens, const std::string& out, int threads) {
+  std::vector<int32_t> ids = parse_token_list(tokens);
+  auto model = load_model(model_path, false);
+  if (static_cast<int64_t>(ids.size()) > model->config().n_ctx_train)
+    fail(ids.size(), " tokens exceed the model's context of ", model->config().n_ctx_train);
+  runtime::ThreadPool pool(threads);
+  runtime::Session session(*model, pool, {static_cast<int32_t>(ids.size())});
+  const float* logits = session.eval(ids.data(), static_cast<int32_t>(ids.size()), true);
+  write_file_atomic(out, logits, ids.size() * model->config().n_vocab * sizeof(float));
+  std::fprintf(stderr, "wrote %zu x %d logits to %s\n", ids.size(), model->config().n_vocab, out.c_str());
+  return 0;
+}
+
+int cmd_tokenize(const std::string& model_path, const std::string& text, const std::string& file, bool no_bos) {
+  std::string input = text;
+  if (!file.empty()) {
+    std::ifstream f(file, std::ios::binary);
+    if (!f) fail(file, ": cannot open");
+    input.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  }
+  auto model = Model::load(model_path, /*vocab_only=*/true);
+  std::vector<int32_t> ids = model->tokenizer().encode(input, !no_bos);
+  std::string s = "[";
+  for (size_t i = 0; i < ids.size(); ++i) s += (i ? ", " : "") + std::to_string(ids[i]);
+  std::printf("%s]\n", s.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"minnow: run small language models from GGUF files on a CPU"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all");
+  const int default_threads = runtime::ThreadPool::default_threads();
+
+  std::string model_path, prompt, tokens, out_path, text, file;
+  int n_predict = 128, threads = default_threads;
+  bool no_bos = false, ignore_eos = false, quiet = false;
+  SamplerParams sp;
+  int64_t seed = -1;
+
+  auto* info = app.add_subcommand("info", "Print a GGUF file's architecture, hyper-parameters and tensors");
+  info->add_option("file", model_path, "GGUF file")->required();
+
+  auto* run = app.add_subcommand("run", "Generate a continuation of a prompt (printed to stdout as it is made)");
+  run->add_option("-m,--model", model_path, "GGUF file")->required();
+  run->add_option("-p,--prompt", prompt, "prompt text")->required();
+  run->add_option("-n,--n-predict", n_predict, "tokens to generate")->check(CLI::Range(0, 1 << 20));
+  run->add_option("--temp", sp.temp, "temperature (0: greedy)");
+  run->add_option("--top-k", sp.top_k, "top-k (0: off)");
+  run->add_option("--top-p", sp.top_p, "top-p (1: off)");
+  run->add_option("--min-p", sp.min_p, "min-p (0: off)");
+  run->add_option("--repeat-penalty", sp.repeat_penalty, "repetition penalty (1: off)");
+  run->add_option("--repeat-last-n", sp.repeat_last_n, "tokens the repetition penalty looks back over");
+  run->add_option("--seed", seed, "random seed (-1: random)");
+  run->add_option("-t,--threads", threads, "threads (default: physical cores)")->check(CLI::Range(1, 1024));
+  run->add_flag("--ignore-eos", ignore_eos, "keep generating past end-of-sequence tokens");
+  run->add_flag("-q,--quiet", quiet, "no load/speed report on stderr");
+
+  auto* logits = app.add_subcommand("logits", "Evaluate token ids in one batch; write float32 logits [n][n_vocab]");
+  logits->add_option("-m,--model", model_path, "GGUF file")->required();
+  logits->add_option("--tokens", tokens, "comma-separated token ids")->required();
+  logits->add_option("-o,--output", out_path, "output file (raw little-endian float32)")->required();
+  logits->add_option("-t,--threads", threads, "threads")->check(CLI::Range(1, 1024));
+
+  auto* tokenize = app.add_subcommand("tokenize", "Print the token ids of a text as a JSON array");
+  tokenize->add_option("-m,--model", model_path, "GGUF file (vocab-only files work)")->required();
+  tokenize->add_flag("--no-bos", no_bos, "add no BOS/EOS");
+  tokenize->add_option("--file", file, "read the text from a file");
+  tokenize->add_option("text", text, "text to tokenize");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::string msg = e.what();
+    for (char& ch : msg)
+      if (ch == '\n') ch = ' ';
+    std::fprintf(stderr, "minnow: error: %s (see minnow --help)\n", msg.c_str());
+    return 1;
+  }
+
+  try {
+    if (*info) {
+      std::fputs(tools::describe_gguf(model_path).c_str(), stdout);
+      return 0;
+    }
+    if (*run) {
+      sp.seed_random = seed < 0;
+      sp.seed = static_cast<uint64_t>(seed);
+      return cmd_run(model_path, prompt, n_predict, sp, threads, ignore_eos, !quiet);
+    }
+    if (*logits) return cmd_logits(model_path, tokens, out_path, threads);
+    if (*tokenize) {
+      if (file.empty() && text.empty() && tokenize->count("text") == 0) fail("tokenize: give TEXT or --file PATH");
+      return cmd_tokenize(model_path, text, file, no_bos);
+    }
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "minnow: error: out of memory\n");
+    return 1;
+  } catch (const std::exception& e) {
+    std::string msg = e.what();
+    for (char& ch : msg)
+      if (ch == '\n' || ch == '\r') ch = ' ';
+    std::fprintf(stderr, "minnow: error: %s\n", msg.c_str());
+    return 1;
+  }
+  return 0;
+}

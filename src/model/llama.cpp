@@ -1,0 +1,79 @@
+// The llama family recipe: `llama` (Llama 2/3, SmolLM, TinyLlama, ...) and `qwen2` (Qwen2/2.5,
+// DeepSeek-R1-Distill-Qwen). Pre-norm decoder: RMSNorm -> attention (GQA, RoPE) -> residual ->
+// RMSNorm -> SwiGLU FFN -> residual. qwen2 adds q/k/v biases and uses NEOX rope; tied or separate output.
+#include "common/error.h"
+#include "model/model.h"
+#include "runtime/blocks.h"
+
+namespace minnow {
+
+namespace {
+
+void load_llama_like(Model& m, RopeType rope_type) {
+  m.read_common_config();
+  Config& c = m.mutable_config();
+  Weights& w = m.mutable_weights();
+  c.rope_type = rope_type;
+
+  w.token_embd = m.tensor("token_embd.weight", {c.n_embd, -1});
+  c.n_vocab = static_cast<int32_t>(w.token_embd.ne[1]);
+  w.output_norm = m.tensor("output_norm.weight", {c.n_embd});
+  w.output = m.tensor("output.weight", {c.n_embd, c.n_vocab}, false);
+  if (!w.output) w.output = w.token_embd;  // tied embeddings
+  w.rope_freqs = m.tensor("rope_freqs.weight", {c.n_rot / 2}, false);
+
+  const int64_t d = c.n_embd, dq = c.n_embd_q(), dk = c.n_embd_k(), dv = c.n_embd_v();
+  w.layers.resize(c.n_layer);
+  for (int il = 0; il < c.n_layer; ++il) {
+    LayerWeights& L = w.layers[il];
+    const std::string p = "blk." + std::to_string(il) + ".";
+    L.attn_norm = m.tensor(p + "attn_norm.weight", {d});
+    L.wq = m.tensor(p + "attn_q.weight", {d, dq});
+    L.wk = m.tensor(p + "attn_k.weight", {d, dk});
+    L.wv = m.tensor(p + "attn_v.weight", {d, dv});
+    L.wo = m.tensor(p + "attn_output.weight", {static_cast<int64_t>(c.n_head) * c.head_dim_v, d});
+    L.bq = m.tensor(p + "attn_q.bias", {dq}, false);
+    L.bk = m.tensor(p + "attn_k.bias", {dk}, false);
+    L.bv = m.tensor(p + "attn_v.bias", {dv}, false);
+    L.bo = m.tensor(p + "attn_output.bias", {d}, false);
+    L.ffn_norm = m.tensor(p + "ffn_norm.weight", {d});
+    L.ffn_gate = m.tensor(p + "ffn_gate.weight", {d, c.n_ff});
+    L.ffn_up = m.tensor(p + "ffn_up.weight", {d, c.n_ff});
+    L.ffn_down = m.tensor(p + "ffn_down.weight", {c.n_ff, d});
+  }
+}
+
+void forward_llama(runtime::Session& s, int32_t n) {
+  using namespace runtime;
+  const Config& c = s.cfg;
+  const Weights& w = s.model.weights();
+  const int64_t d = c.n_embd;
+  embed(s, s.x.data());
+  for (int32_t il = 0; il < c.n_layer; ++il) {
+    const LayerWeights& L = w.layers[il];
+    rmsnorm(s, s.x.data(), s.h.data(), d, L.attn_norm);
+    linear(s, L.wq, s.h.data(), s.q.data(), L.bq);
+    linear(s, L.wk, s.h.data(), s.k.data(), L.bk);
+    linear(s, L.wv, s.h.data(), s.v.data(), L.bv);
+    rope(s, s.q.data(), c.n_head, il);
+    rope(s, s.k.data(), c.n_head_kv, il);
+    attention(s, il, s.q.data(), s.k.data(), s.v.data(), s.att.data());
+    linear(s, L.wo, s.att.data(), s.h.data(), L.bo);
+    add(s, s.x.data(), s.h.data(), d);
+
+    rmsnorm(s, s.x.data(), s.h.data(), d, L.ffn_norm);
+    linear(s, L.ffn_gate, s.h.data(), s.gate.data());
+    linear(s, L.ffn_up, s.h.data(), s.up.data());
+    swiglu(s, s.gate.data(), s.up.data(), c.n_ff);
+    linear(s, L.ffn_down, s.gate.data(), s.h.data());
+    add(s, s.x.data(), s.h.data(), d);
+  }
+  output_logits(s, s.x.data());
+}
+
+}  // namespace
+
+extern const Recipe kLlamaRecipe = {"llama", [](Model& m) { load_llama_like(m, RopeType::Norm); }, forward_llama};
+extern const Recipe kQwen2Recipe = {"qwen2", [](Model& m) { load_llama_like(m, RopeType::Neox); }, forward_llama};
+
+}  // namespace minnow

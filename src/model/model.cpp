@@ -1,0 +1,130 @@
+#include "model/model.h"
+
+#include <cmath>
+
+#include "common/error.h"
+
+namespace minnow {
+
+// Every architecture recipe is defined in its own file (model/<family>.cpp) and listed here.
+extern const Recipe kLlamaRecipe;
+extern const Recipe kQwen2Recipe;
+
+static const Recipe* const kRecipes[] = {&kLlamaRecipe, &kQwen2Recipe};
+
+const Recipe* find_recipe(const std::string& arch) {
+  for (const Recipe* r : kRecipes)
+    if (arch == r->arch) return r;
+  return nullptr;
+}
+
+std::vector<std::string> supported_architectures() {
+  std::vector<std::string> v;
+  for (const Recipe* r : kRecipes) v.emplace_back(r->arch);
+  return v;
+}
+
+std::unique_ptr<Model> Model::load(const std::string& path, bool vocab_only) {
+  std::unique_ptr<Model> m(new Model());
+  m->file_ = gguf::File::open(path);
+  const gguf::File& f = *m->file_;
+  m->config_.arch = f.get_string("general.architecture");
+  if (m->config_.arch.empty()) fail(path, ": metadata 'general.architecture' is missing");
+  m->config_.name = f.get_string("general.name", "");
+  m->tokenizer_ = Tokenizer::from_gguf(f);
+  if (vocab_only) return m;
+
+  m->recipe_ = find_recipe(m->config_.arch);
+  if (!m->recipe_) {
+    std::string list;
+    for (const auto& a : supported_architectures()) list += (list.empty() ? "" : ", ") + a;
+    fail(path, ": unknown architecture '", m->config_.arch, "' (supported: ", list, ")");
+  }
+  m->recipe_->load(*m);
+  if (m->config_.n_vocab != m->tokenizer_->n_vocab())
+    fail(path, ": token_embd has ", m->config_.n_vocab, " rows but the tokenizer has ", m->tokenizer_->n_vocab(),
+         " tokens");
+  return m;
+}
+
+uint64_t Model::arch_uint(const std::string& key, uint64_t fallback) const {
+  return file_->get_uint(config_.arch + "." + key, fallback);
+}
+uint64_t Model::arch_require_uint(const std::string& key) const {
+  return file_->require_uint(config_.arch + "." + key);
+}
+double Model::arch_float(const std::string& key, double fallback) const {
+  return file_->get_float(config_.arch + "." + key, fallback);
+}
+
+void Model::read_common_config() {
+  Config& c = config_;
+  const std::string& p = file_->path();
+  // Bounds keep every later size computation far from overflow and every allocation sane.
+  auto bounded = [&](const char* key, uint64_t v, uint64_t lo, uint64_t hi) {
+    if (v < lo || v > hi) fail(p, ": ", c.arch, ".", key, " = ", v, " is out of range [", lo, ", ", hi, "]");
+    return static_cast<int32_t>(v);
+  };
+  c.n_embd = bounded("embedding_length", arch_require_uint("embedding_length"), 1, 1 << 16);
+  c.n_layer = bounded("block_count", arch_require_uint("block_count"), 1, 1024);
+  c.n_head = bounded("attention.head_count", arch_require_uint("attention.head_count"), 1, 1024);
+  c.n_head_kv = bounded("attention.head_count_kv", arch_uint("attention.head_count_kv", c.n_head), 1, 1024);
+  c.n_ff = bounded("feed_forward_length", arch_require_uint("feed_forward_length"), 1, 1 << 20);
+  c.n_ctx_train = bounded("context_length", arch_uint("context_length", 2048), 1, 1 << 24);
+  if (c.n_head % c.n_head_kv != 0)
+    fail(p, ": head_count ", c.n_head, " is not a multiple of head_count_kv ", c.n_head_kv);
+  const uint64_t default_hd = c.n_embd % c.n_head == 0 ? c.n_embd / c.n_head : 0;
+  c.head_dim = bounded("attention.key_length", arch_uint("attention.key_length", default_hd), 1, 4096);
+  c.head_dim_v = bounded("attention.value_length", arch_uint("attention.value_length", c.head_dim), 1, 4096);
+  c.n_rot = bounded("rope.dimension_count", arch_uint("rope.dimension_count", c.head_dim), 0, c.head_dim);
+  if (c.n_rot % 2 != 0) fail(p, ": rope.dimension_count ", c.n_rot, " must be even");
+  c.rms_eps = static_cast<float>(arch_float("attention.layer_norm_rms_epsilon", 1e-5));
+  if (!(c.rms_eps > 0.0f) || !std::isfinite(c.rms_eps)) fail(p, ": attention.layer_norm_rms_epsilon must be positive");
+
+  const float base = static_cast<float>(arch_float("rope.freq_base", 10000.0));
+  if (!(base > 0.0f) || !std::isfinite(base)) fail(p, ": rope.freq_base must be positive");
+  float scale = 1.0f;
+  const std::string scaling = file_->get_string(c.arch + ".rope.scaling.type", "none");
+  if (scaling == "linear") {
+    const double factor = arch_float("rope.scaling.factor", 1.0);
+    if (!(factor > 0.0)) fail(p, ": rope.scaling.factor must be positive");
+    scale = static_cast<float>(1.0 / factor);
+  } else if (scaling != "none" && !scaling.empty()) {
+    fail(p, ": rope scaling type '", scaling, "' is not supported yet");
+  }
+  c.layers.assign(c.n_layer, LayerConfig{true, base, scale, 0});
+}
+
+Tensor Model::tensor(const std::string& name, std::initializer_list<int64_t> shape, bool required) const {
+  Tensor t;
+  const gguf::TensorInfo* ti = file_->find_tensor(name);
+  if (!ti) {
+    if (required) fail(file_->path(), ": required tensor '", name, "' is missing");
+    return t;
+  }
+  int d = 0;
+  bool ok = true;
+  for (int64_t want : shape) {
+    if (want >= 0 && ti->ne[d] != want) ok = false;
+    ++d;
+  }
+  for (int k = d; k < 4; ++k)
+    if (ti->ne[k] != 1) ok = false;
+  if (!ok) {
+    std::string want = "[";
+    int k = 0;
+    for (int64_t w : shape) want += (k++ ? ", " : "") + (w >= 0 ? std::to_string(w) : std::string("*"));
+    fail(file_->path(), ": tensor '", name, "' has shape ", ti->shape_str(), " but the hyper-parameters imply ", want,
+         "]");
+  }
+  if (!type_info(ti->type).can_dequantize)
+    fail(file_->path(), ": tensor '", name, "' has type ", type_name(ti->type), ", which minnow cannot compute with yet");
+  t.info = ti;
+  t.type = ti->type;
+  for (int k = 0; k < 4; ++k) t.ne[k] = ti->ne[k];
+  t.row_bytes = row_bytes(ti->type, ti->ne[0]);
+  t.data = ti->data;
+  return t;
+}
+
+}  // namespace minnow

@@ -1,0 +1,119 @@
+// Model: the read-only half of inference. Hyper-parameters (Config) read from GGUF metadata, typed
+// weight views into the mapped file, the tokenizer, and the architecture recipe that runs a layer.
+// One Model serves many runtime::Sessions.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gguf/gguf.h"
+#include "tensor/types.h"
+#include "tokenizer/tokenizer.h"
+
+namespace minnow {
+
+// A weight matrix or vector as stored in the file: ne[0] elements per row, ne[1] rows.
+struct Tensor {
+  const gguf::TensorInfo* info = nullptr;
+  DType type = DType::F32;
+  int64_t ne[4] = {1, 1, 1, 1};
+  size_t row_bytes = 0;
+  const uint8_t* data = nullptr;
+
+  explicit operator bool() const { return data != nullptr; }
+  int64_t cols() const { return ne[0]; }
+  int64_t rows() const { return ne[1] * ne[2] * ne[3]; }
+  const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_bytes; }
+  const std::string& name() const { return info->name; }
+};
+
+enum class RopeType { Norm, Neox };  // Norm: adjacent pairs (llama). Neox: halves (qwen2, gemma, phi3, ...).
+
+struct LayerConfig {
+  bool use_rope = true;       // false on NoPE layers
+  float rope_freq_base = 10000.0f;
+  float rope_freq_scale = 1.0f;
+  int32_t sliding_window = 0; // 0: global attention
+};
+
+struct Config {
+  std::string arch;
+  std::string name;
+  int32_t n_vocab = 0;
+  int32_t n_ctx_train = 0;
+  int32_t n_embd = 0;
+  int32_t n_layer = 0;
+  int32_t n_head = 0;
+  int32_t n_head_kv = 0;
+  int32_t head_dim = 0;    // key/query width per head
+  int32_t head_dim_v = 0;  // value width per head
+  int32_t n_ff = 0;
+  int32_t n_rot = 0;       // rotary dimensions per head (<= head_dim)
+  float rms_eps = 1e-5f;
+  RopeType rope_type = RopeType::Norm;
+  float attn_scale = 0.0f;  // multiplier on q.k; 0 means 1/sqrt(head_dim)
+  std::vector<LayerConfig> layers;
+
+  int32_t n_embd_q() const { return n_head * head_dim; }
+  int32_t n_embd_k() const { return n_head_kv * head_dim; }
+  int32_t n_embd_v() const { return n_head_kv * head_dim_v; }
+};
+
+struct LayerWeights {
+  Tensor attn_norm, wq, wk, wv, wo, bq, bk, bv, bo;
+  Tensor q_norm, k_norm;  // per-head RMS norms (qwen3, gemma3)
+  Tensor ffn_norm, ffn_gate, ffn_up, ffn_down;
+};
+
+struct Weights {
+  Tensor token_embd, output_norm, output;  // output may alias token_embd (tied)
+  Tensor rope_freqs;                       // Llama-3 per-pair frequency divisors, optional
+  std::vector<LayerWeights> layers;
+};
+
+class Model;
+namespace runtime { class Session; }
+
+// An architecture recipe: how to read its hyper-parameters and weights, and how to run one forward pass
+// over a batch (written with the shared blocks in runtime/blocks.h).
+struct Recipe {
+  const char* arch;
+  void (*load)(Model& m);
+  void (*forward)(runtime::Session& s, int32_t n_tokens);
+};
+const Recipe* find_recipe(const std::string& arch);
+std::vector<std::string> supported_architectures();
+
+class Model {
+ public:
+  // Opens and validates the file; throws minnow::Error with a one-line message on any problem.
+  // vocab_only: read the tokenizer and metadata, not the weights.
+  static std::unique_ptr<Model> load(const std::string& path, bool vocab_only = false);
+
+  const gguf::File& file() const { return *file_; }
+  const Config& config() const { return config_; }
+  const Weights& weights() const { return weights_; }
+  const Tokenizer& tokenizer() const { return *tokenizer_; }
+  const Recipe& recipe() const { return *recipe_; }
+
+  // Used by recipes while loading.
+  Config& mutable_config() { return config_; }
+  Weights& mutable_weights() { return weights_; }
+  // Looks a tensor up and checks its shape (ne0, ne1; -1 = any). Missing + required -> Error.
+  Tensor tensor(const std::string& name, std::initializer_list<int64_t> shape, bool required = true) const;
+  // Common llama-style hyper-parameters: "<arch>.embedding_length" etc.
+  void read_common_config();
+  uint64_t arch_uint(const std::string& key, uint64_t fallback) const;
+  uint64_t arch_require_uint(const std::string& key) const;
+  double arch_float(const std::string& key, double fallback) const;
+
+ private:
+  std::unique_ptr<gguf::File> file_;
+  Config config_;
+  Weights weights_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  const Recipe* recipe_ = nullptr;
+};
+
+}  // namespace minnow

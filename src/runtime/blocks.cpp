@@ -1,0 +1,196 @@
+#include "runtime/blocks.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "common/error.h"
+#include "tensor/matmul.h"
+
+namespace minnow::runtime {
+
+namespace {
+MatView view(const Tensor& t) {
+  MatView m;
+  m.type = t.type;
+  m.data = t.data;
+  m.row_bytes = t.row_bytes;
+  m.cols = t.cols();
+  m.rows = t.rows();
+  return m;
+}
+
+// A small weight vector (norm weights, biases) as float: F32 in practice; dequantized when not.
+const float* as_f32(Session& s, const Tensor& t, std::vector<float>& buf) {
+  if (t.type == DType::F32) return reinterpret_cast<const float*>(t.data);
+  buf.resize(static_cast<size_t>(t.cols() * t.rows()));
+  dequantize_row(t.type, t.data, buf.data(), t.cols() * t.rows());
+  return buf.data();
+}
+}  // namespace
+
+void embed(Session& s, float* x, float scale) {
+  const Tensor& e = s.model.weights().token_embd;
+  const int64_t d = e.cols();
+  for (int32_t t = 0; t < s.n_tokens; ++t) {
+    float* out = x + t * d;
+    dequantize_row(e.type, e.row(s.batch_tokens[t]), out, d);
+    if (scale != 1.0f)
+      for (int64_t i = 0; i < d; ++i) out[i] *= scale;
+  }
+}
+
+static void rmsnorm_row(const float* x, float* out, int64_t n, const float* w, float eps) {
+  // As ggml: sum of squares in double, scale computed in float.
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i] * x[i]);
+  const float mean = static_cast<float>(sum / static_cast<double>(n));
+  const float scale = 1.0f / std::sqrt(mean + eps);
+  if (w)
+    for (int64_t i = 0; i < n; ++i) out[i] = (x[i] * scale) * w[i];
+  else
+    for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale;
+}
+
+void rmsnorm(Session& s, const float* x, float* out, int64_t width, const Tensor& w) {
+  std::vector<float> buf;
+  const float* wf = w ? as_f32(s, w, buf) : nullptr;
+  for (int32_t t = 0; t < s.n_tokens; ++t) rmsnorm_row(x + t * width, out + t * width, width, wf, s.cfg.rms_eps);
+}
+
+void rmsnorm_heads(Session& s, float* x, int32_t n_heads, int32_t head_dim, const Tensor& w) {
+  std::vector<float> buf;
+  const float* wf = w ? as_f32(s, w, buf) : nullptr;
+  const int64_t rows = static_cast<int64_t>(s.n_tokens) * n_heads;
+  for (int64_t r = 0; r < rows; ++r) rmsnorm_row(x + r * head_dim, x + r * head_dim, head_dim, wf, s.cfg.rms_eps);
+}
+
+void linear(Session& s, const Tensor& w, const float* x, float* out, const Tensor& bias) {
+  const MatView m = view(w);
+  const int64_t n_tok = s.n_tokens;
+  auto job = [&](int64_t r0, int64_t r1, int ti) {
+    matmul_rows(m, x, m.cols, n_tok, out, m.rows, r0, r1, s.scratch[ti].data());
+  };
+  s.pool.parallel_for(m.rows, job, 4);
+  if (bias) {
+    std::vector<float> buf;
+    const float* b = as_f32(s, bias, buf);
+    for (int64_t t = 0; t < n_tok; ++t)
+      for (int64_t r = 0; r < m.rows; ++r) out[t * m.rows + r] += b[r];
+  }
+}
+
+void rope(Session& s, float* x, int32_t n_heads, int32_t layer) {
+  const Config& c = s.cfg;
+  const LayerConfig& lc = c.layers[layer];
+  if (!lc.use_rope || c.n_rot == 0) return;
+  const int32_t hd = c.head_dim;
+  const int32_t n_rot = c.n_rot;
+  std::vector<float> ffbuf;
+  const Tensor& ff = s.model.weights().rope_freqs;
+  const float* freq_factors = ff ? as_f32(s, ff, ffbuf) : nullptr;
+  // Same float recurrence as ggml's rope cache: theta_i = p * base^(-2i/n_rot), divided by freq factor,
+  // times freq_scale (linear scaling). No YaRN here (ext_factor 0).
+  const float theta_scale = std::pow(lc.rope_freq_base, -2.0f / static_cast<float>(n_rot));
+  std::vector<float> cs(n_rot);
+  for (int32_t t = 0; t < s.n_tokens; ++t) {
+    float theta = static_cast<float>(s.pos0 + t);
+    for (int32_t i0 = 0; i0 < n_rot; i0 += 2) {
+      const float f = freq_factors ? freq_factors[i0 / 2] : 1.0f;
+      const float th = lc.rope_freq_scale * (theta / f);
+      cs[i0] = std::cos(th);
+      cs[i0 + 1] = std::sin(th);
+      theta *= theta_scale;
+    }
+    for (int32_t h = 0; h < n_heads; ++h) {
+      float* v = x + (static_cast<int64_t>(t) * n_heads + h) * hd;
+      if (c.rope_type == RopeType::Norm) {
+        for (int32_t i0 = 0; i0 < n_rot; i0 += 2) {
+          const float x0 = v[i0], x1 = v[i0 + 1];
+          v[i0] = x0 * cs[i0] - x1 * cs[i0 + 1];
+          v[i0 + 1] = x0 * cs[i0 + 1] + x1 * cs[i0];
+        }
+      } else {
+        const int32_t half = n_rot / 2;
+        for (int32_t i0 = 0; i0 < n_rot; i0 += 2) {
+          const int32_t i = i0 / 2;
+          const float x0 = v[i], x1 = v[i + half];
+          v[i] = x0 * cs[i0] - x1 * cs[i0 + 1];
+          v[i + half] = x0 * cs[i0 + 1] + x1 * cs[i0];
+        }
+      }
+    }
+  }
+}
+
+void attention(Session& s, int32_t layer, const float* q, const float* k, const float* v, float* out) {
+  const Config& c = s.cfg;
+  const int32_t nk = c.n_embd_k(), nv = c.n_embd_v(), hd = c.head_dim, hdv = c.head_dim_v;
+  for (int32_t t = 0; t < s.n_tokens; ++t) {
+    std::copy(k + static_cast<int64_t>(t) * nk, k + static_cast<int64_t>(t + 1) * nk, s.kv.k(layer, s.pos0 + t));
+    std::copy(v + static_cast<int64_t>(t) * nv, v + static_cast<int64_t>(t + 1) * nv, s.kv.v(layer, s.pos0 + t));
+  }
+  const float scale = c.attn_scale != 0.0f ? c.attn_scale : 1.0f / std::sqrt(static_cast<float>(hd));
+  const int32_t group = c.n_head / c.n_head_kv;
+  const int32_t window = c.layers[layer].sliding_window;
+  const int64_t n_jobs = static_cast<int64_t>(s.n_tokens) * c.n_head;
+  auto job = [&](int64_t j0, int64_t j1, int ti) {
+    float* scores = s.scratch[ti].data();
+    for (int64_t j = j0; j < j1; ++j) {
+      const int32_t t = static_cast<int32_t>(j / c.n_head), h = static_cast<int32_t>(j % c.n_head);
+      const int32_t kvh = h / group;
+      const int32_t pos = s.pos0 + t;
+      const int32_t first = window > 0 ? std::max(0, pos - window + 1) : 0;
+      const float* qh = q + (static_cast<int64_t>(t) * c.n_head + h) * hd;
+      float mx = -INFINITY;
+      for (int32_t p = first; p <= pos; ++p) {
+        const float sc = dot_f32(qh, s.kv.k(layer, p) + kvh * hd, hd) * scale;
+        scores[p - first] = sc;
+        mx = std::max(mx, sc);
+      }
+      double sum = 0.0;
+      for (int32_t p = first; p <= pos; ++p) {
+        const float e = std::exp(scores[p - first] - mx);
+        scores[p - first] = e;
+        sum += e;
+      }
+      const float inv = static_cast<float>(1.0 / sum);
+      float* o = out + (static_cast<int64_t>(t) * c.n_head + h) * hdv;
+      std::fill(o, o + hdv, 0.0f);
+      for (int32_t p = first; p <= pos; ++p) {
+        const float w = scores[p - first] * inv;
+        const float* vp = s.kv.v(layer, p) + kvh * hdv;
+        for (int32_t i = 0; i < hdv; ++i) o[i] += w * vp[i];
+      }
+    }
+  };
+  s.pool.parallel_for(n_jobs, job);
+}
+
+void swiglu(Session& s, float* gate, const float* up, int64_t width) {
+  const int64_t n = width * s.n_tokens;
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    gate[i] = g / (1.0f + std::exp(-g)) * up[i];
+  }
+}
+
+void add(Session& s, float* x, const float* y, int64_t width) {
+  const int64_t n = width * s.n_tokens;
+  for (int64_t i = 0; i < n; ++i) x[i] += y[i];
+}
+
+void output_logits(Session& s, float* x) {
+  const Weights& w = s.model.weights();
+  const int64_t d = s.cfg.n_embd;
+  const int32_t first = s.want_all_logits ? 0 : s.n_tokens - 1;
+  // Norm and project only the rows whose logits are wanted.
+  const int32_t saved_n = s.n_tokens;
+  s.n_tokens = saved_n - first;
+  float* rows = x + static_cast<int64_t>(first) * d;
+  rmsnorm(s, rows, rows, d, w.output_norm);
+  linear(s, w.output, rows, s.logits.data());
+  s.n_tokens = saved_n;
+}
+
+}  // namespace minnow::runtime

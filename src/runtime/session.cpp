@@ -1,0 +1,69 @@
+#include "runtime/session.h"
+
+#include <algorithm>
+
+#include "common/error.h"
+
+namespace minnow::runtime {
+
+void KVCache::init(const Config& c, int32_t n_ctx) {
+  n_ctx_ = n_ctx;
+  n_embd_k_ = c.n_embd_k();
+  n_embd_v_ = c.n_embd_v();
+  k_.assign(c.n_layer, std::vector<float>(static_cast<size_t>(n_ctx) * n_embd_k_));
+  v_.assign(c.n_layer, std::vector<float>(static_cast<size_t>(n_ctx) * n_embd_v_));
+}
+
+size_t KVCache::bytes() const {
+  return k_.size() * static_cast<size_t>(n_ctx_) * (n_embd_k_ + n_embd_v_) * sizeof(float);
+}
+
+Session::Session(const Model& m, ThreadPool& p, const SessionOptions& opts) : model(m), cfg(m.config()), pool(p) {
+  int32_t n_ctx = opts.n_ctx > 0 ? opts.n_ctx : std::min(cfg.n_ctx_train, 4096);
+  if (n_ctx > cfg.n_ctx_train)
+    fail("context of ", n_ctx, " tokens exceeds the model's training context of ", cfg.n_ctx_train);
+  kv.init(cfg, n_ctx);
+  scratch.resize(pool.size());
+}
+
+void Session::reserve(int32_t n) {
+  if (n <= reserved_) return;
+  const size_t N = static_cast<size_t>(n);
+  const size_t wide = std::max<size_t>({static_cast<size_t>(cfg.n_embd), static_cast<size_t>(cfg.n_embd_q()),
+                                         static_cast<size_t>(cfg.n_head) * cfg.head_dim_v});
+  x.resize(N * cfg.n_embd);
+  h.resize(N * wide);
+  q.resize(N * cfg.n_embd_q());
+  k.resize(N * cfg.n_embd_k());
+  v.resize(N * cfg.n_embd_v());
+  att.resize(N * wide);
+  gate.resize(N * cfg.n_ff);
+  up.resize(N * cfg.n_ff);
+  reserved_ = n;
+}
+
+const float* Session::eval(const int32_t* tokens, int32_t n, bool all_logits) {
+  if (n <= 0) fail("nothing to evaluate: the batch is empty");
+  if (n > kv.n_ctx() - n_past_)
+    fail("context full: ", n_past_, " tokens already in a context of ", kv.n_ctx(), ", cannot add ", n, " more");
+  for (int32_t i = 0; i < n; ++i)
+    if (tokens[i] < 0 || tokens[i] >= cfg.n_vocab)
+      fail("token id ", tokens[i], " is out of range (vocabulary has ", cfg.n_vocab, " tokens)");
+  reserve(n);
+  const size_t scratch_floats =
+      std::max<size_t>({static_cast<size_t>(cfg.n_embd), static_cast<size_t>(cfg.n_ff),
+                        static_cast<size_t>(cfg.n_embd_q()), static_cast<size_t>(kv.n_ctx()),
+                        static_cast<size_t>(cfg.n_vocab)}) + 64;
+  for (auto& sc : scratch)
+    if (sc.size() < scratch_floats) sc.resize(scratch_floats);
+  logits.resize(static_cast<size_t>(all_logits ? n : 1) * cfg.n_vocab);
+  pos0 = n_past_;
+  n_tokens = n;
+  want_all_logits = all_logits;
+  batch_tokens = tokens;
+  model.recipe().forward(*this, n);
+  n_past_ += n;
+  return logits.data();
+}
+
+}  // namespace minnow::runtime

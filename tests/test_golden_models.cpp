@@ -1,0 +1,138 @@
+// Every model fixture in ../shared/golden/models against llama.cpp's logits (TOLERANCE.md) and its
+// greedy decode. Architectures minnow does not implement yet are reported as skipped, by name.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "golden_compare.h"
+#include "model/model.h"
+#include "runtime/session.h"
+#include "sample/sampler.h"
+#include "test_util.h"
+
+using namespace minnow;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Case {
+  std::string arch, type;
+};
+void PrintTo(const Case& c, std::ostream* os) { *os << c.arch << "-" << c.type; }
+
+std::vector<Case> discover() {
+  std::vector<Case> cases;
+  const fs::path root = test::golden("models");
+  std::error_code ec;
+  if (!fs::exists(root, ec)) return {{"missing", "fixtures"}};
+  std::vector<fs::path> dirs;
+  for (const auto& e : fs::directory_iterator(root, ec))
+    if (e.is_directory() && fs::exists(e.path() / "goldens.json")) dirs.push_back(e.path());
+  std::sort(dirs.begin(), dirs.end());
+  for (const auto& d : dirs) {
+    std::ifstream f(d / "goldens.json");
+    const auto j = nlohmann::json::parse(f);
+    for (const auto& [type, info] : j["files"].items())
+      if (fs::exists(d / info["gguf"].get<std::string>())) cases.push_back({d.filename().string(), type});
+  }
+  return cases;
+}
+
+nlohmann::json load_goldens(const std::string& arch) {
+  std::ifstream f(test::golden("models/" + arch + "/goldens.json"));
+  return nlohmann::json::parse(f);
+}
+
+class GoldenModel : public ::testing::TestWithParam<Case> {};
+
+TEST_P(GoldenModel, LogitsAgreeWithLlamaCpp) {
+  MINNOW_REQUIRE_SHARED();
+  const Case& c = GetParam();
+  if (!find_recipe(c.arch)) GTEST_SKIP() << "architecture '" << c.arch << "' is not implemented yet";
+  const auto j = load_goldens(c.arch);
+  const auto& info = j["files"][c.type];
+  const std::string dir = test::golden("models/" + c.arch + "/");
+  auto model = Model::load(dir + info["gguf"].get<std::string>());
+  const int32_t n_vocab = model->config().n_vocab;
+  runtime::ThreadPool pool(2);
+  const test::Bounds bounds = test::tolerance_for(c.type, c.arch);
+  for (const auto& [seq, ids_json] : j["sequences"].items()) {
+    const std::vector<int32_t> ids = ids_json.get<std::vector<int32_t>>();
+    const std::vector<float> gold = test::read_f32_file(dir + info["logits"][seq]["file"].get<std::string>());
+    ASSERT_EQ(gold.size(), ids.size() * n_vocab) << seq;
+    runtime::Session session(*model, pool, {static_cast<int32_t>(ids.size())});
+    const float* ours = session.eval(ids.data(), static_cast<int32_t>(ids.size()), true);
+    const test::Agreement a = test::compare_logits(gold.data(), ours, static_cast<int64_t>(ids.size()), n_vocab, bounds);
+    RecordProperty(seq, a.str());
+    std::printf("  %s-%s %s: %s (bounds %.3g, %.3g)\n", c.arch.c_str(), c.type.c_str(), seq.c_str(), a.str().c_str(),
+                bounds.max_abs_rel_std, bounds.mean_kld);
+    EXPECT_TRUE(a.ok(bounds)) << c.arch << "-" << c.type << " " << seq << ": " << a.str();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenModel, ::testing::ValuesIn(discover()),
+                         [](const ::testing::TestParamInfo<Case>& p) { return p.param.arch + "_" + p.param.type; });
+
+// 16 greedy tokens after the prompt, decoded one token per eval (the matrix-vector path), from the F32 file.
+class GoldenGreedy : public ::testing::TestWithParam<std::string> {};
+
+std::vector<std::string> discover_archs() {
+  std::vector<std::string> archs;
+  for (const Case& c : discover())
+    if (archs.empty() || archs.back() != c.arch) archs.push_back(c.arch);
+  return archs;
+}
+
+TEST_P(GoldenGreedy, SixteenTokensMatch) {
+  MINNOW_REQUIRE_SHARED();
+  const std::string arch = GetParam();
+  if (!find_recipe(arch)) GTEST_SKIP() << "architecture '" << arch << "' is not implemented yet";
+  const auto j = load_goldens(arch);
+  const auto& g = j["greedy"];
+  auto model = Model::load(test::golden("models/" + arch + "/" + g["model"].get<std::string>()));
+  runtime::ThreadPool pool(2);
+  std::vector<int32_t> prompt = g["prompt_ids"].get<std::vector<int32_t>>();
+  const std::vector<int32_t> want = g["ids"].get<std::vector<int32_t>>();
+  runtime::Session session(*model, pool, {static_cast<int32_t>(prompt.size() + want.size())});
+  const float* logits = session.eval(prompt.data(), static_cast<int32_t>(prompt.size()));
+  std::vector<int32_t> got;
+  for (size_t i = 0; i < want.size(); ++i) {
+    int32_t next = Sampler::argmax(logits, model->config().n_vocab);
+    got.push_back(next);
+    logits = session.eval(&next, 1);
+  }
+  EXPECT_EQ(got, want);
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenGreedy, ::testing::ValuesIn(discover_archs()),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
+
+// The batch split and thread count must not change a single bit of the result.
+TEST(GoldenModel, ThreadsAndBatchingAreDeterministic) {
+  MINNOW_REQUIRE_SHARED();
+  auto model = Model::load(test::golden("models/llama/llama-Q4_K_M.gguf"));
+  const auto j = load_goldens("llama");
+  const std::vector<int32_t> ids = j["sequences"]["seq1"].get<std::vector<int32_t>>();
+  const int32_t n = static_cast<int32_t>(ids.size());
+  const int32_t n_vocab = model->config().n_vocab;
+  runtime::ThreadPool one(1), two(2);
+  runtime::Session s1(*model, one, {n}), s2(*model, two, {n});
+  const float* a = s1.eval(ids.data(), n, true);
+  std::vector<float> first(a, a + static_cast<size_t>(n) * n_vocab);
+  const float* b = s2.eval(ids.data(), n, true);
+  EXPECT_EQ(0, std::memcmp(first.data(), b, first.size() * sizeof(float)));
+  // token by token: the last logits equal the batched last row to float rounding
+  runtime::Session s3(*model, two, {n});
+  const float* c = nullptr;
+  for (int32_t i = 0; i < n; ++i) c = s3.eval(&ids[i], 1);
+  double mx = 0;
+  for (int32_t v = 0; v < n_vocab; ++v)
+    mx = std::max(mx, std::fabs(static_cast<double>(c[v]) - first[static_cast<size_t>(n - 1) * n_vocab + v]));
+  EXPECT_LT(mx, 1e-4);
+}
+
+}  // namespace
