@@ -373,6 +373,29 @@ TEST(TokenizerSpm, TiesGoToTheLeftmostPair) {
   EXPECT_EQ(tok->encode(" a", false), (Ids{id_of(v, kSp), id_of(v, "a")}));  // no prefix added
 }
 
+TEST(TokenizerSpm, TokensSpanningSpaces) {
+  // a vocab with U+2581 inside a token: merges may cross word boundaries (no word-level shortcut)
+  const auto v = tiny_vocab({{kSp, -1, 1}, {"a", -1, 1}, {"b", -1, 1}, {"a" + kSp, -1, 1}, {"a" + kSp + "b", -2, 1}});
+  GgufWriter w;
+  put_vocab(w, v);
+  auto tok = load_tokenizer(w.write("span"));
+  EXPECT_EQ(tok->encode("a b", false), (Ids{id_of(v, kSp), id_of(v, "a" + kSp + "b")}));
+  EXPECT_EQ(tok->encode("a b a b", false),
+            (Ids{id_of(v, kSp), id_of(v, "a" + kSp + "b"), id_of(v, kSp), id_of(v, "a" + kSp + "b")}));
+}
+
+TEST(TokenizerSpm, RepeatedWordsAndSpaceRuns) {
+  // exercises the per-word memo and runs of spaces (which stay attached to the next word)
+  const auto v = tiny_vocab({{kSp, -1, 1}, {"a", -2, 1}, {kSp + kSp, -3, 1}, {kSp + "a", -4, 1}});
+  GgufWriter w;
+  put_vocab(w, v);
+  auto tok = load_tokenizer(w.write("runs"));
+  const int32_t sp = id_of(v, kSp), sp2 = id_of(v, kSp + kSp), spa = id_of(v, kSp + "a");
+  EXPECT_EQ(tok->encode("a a  a   a", false), (Ids{spa, spa, sp, spa, sp2, spa}));
+  EXPECT_EQ(tok->encode("a a  a   a", false), tok->encode("a a  a   a", false));
+  EXPECT_EQ(tok->encode("  ", false), (Ids{sp2, sp}));
+}
+
 TEST(TokenizerSpm, AddBosEosFlags) {
   const auto v = merge_vocab();
   GgufWriter w;

@@ -73,7 +73,10 @@ void Model::read_common_config() {
   c.n_ctx_train = bounded("context_length", arch_uint("context_length", 2048), 1, 1 << 24);
   if (c.n_head % c.n_head_kv != 0)
     fail(p, ": head_count ", c.n_head, " is not a multiple of head_count_kv ", c.n_head_kv);
-  const uint64_t default_hd = c.n_embd % c.n_head == 0 ? c.n_embd / c.n_head : 0;
+  if (c.n_embd % c.n_head != 0 && !file_->find(c.arch + ".attention.key_length"))
+    fail(p, ": embedding_length ", c.n_embd, " is not a multiple of head_count ", c.n_head,
+         " and attention.key_length is not set");
+  const uint64_t default_hd = c.n_embd / c.n_head;
   c.head_dim = bounded("attention.key_length", arch_uint("attention.key_length", default_hd), 1, 4096);
   c.head_dim_v = bounded("attention.value_length", arch_uint("attention.value_length", c.head_dim), 1, 4096);
   c.n_rot = bounded("rope.dimension_count", arch_uint("rope.dimension_count", c.head_dim), 0, c.head_dim);

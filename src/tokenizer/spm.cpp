@@ -302,6 +302,16 @@ SpmTokenizer::SpmTokenizer(const gguf::File& file) {
     byte_token_[b] = id;
   }
 
+  word_split_safe_ = true;
+  for (const std::string& t : vocab_.text) {
+    size_t i = 0;
+    while (t.compare(i, kSpace.size(), kSpace) == 0) i += kSpace.size();
+    if (t.find(kSpace, i) != std::string::npos) {
+      word_split_safe_ = false;
+      break;
+    }
+  }
+
   // token_to_piece(special=true) for every token (llama.cpp's cache_token_to_piece).
   const int32_t n = vocab_.n();
   vocab_.piece.assign(static_cast<size_t>(n), std::string());
@@ -347,36 +357,6 @@ std::string SpmTokenizer::token_to_piece(int32_t id, bool special) const {
   return vocab_.piece[id];
 }
 
-std::vector<int32_t> SpmTokenizer::encode(std::string_view text, bool add_special, bool parse_special) const {
-  std::vector<int32_t> out;
-  std::vector<Fragment> frags;
-  vocab_.partition(text, parse_special, frags);
-
-  if (add_special && vocab_.add_bos) out.push_back(vocab_.bos);
-  bool prev_special = true;  // the first text fragment gets the space prefix
-  std::string escaped;
-  for (const Fragment& f : frags) {
-    if (f.token >= 0) {
-      out.push_back(f.token);
-      prev_special = true;
-      continue;
-    }
-    escaped.clear();
-    escaped.reserve(f.length + f.length / 2 + kSpace.size());
-    if (vocab_.add_space_prefix && prev_special) escaped.append(kSpace);
-    for (char c : text.substr(f.offset, f.length)) {
-      if (c == ' ')
-        escaped.append(kSpace);
-      else
-        escaped.push_back(c);
-    }
-    tokenize_fragment(escaped, out);
-    prev_special = false;
-  }
-  if (add_special && vocab_.add_eos) out.push_back(vocab_.eos);
-  return out;
-}
-
 namespace {
 
 struct Symbol {
@@ -404,10 +384,51 @@ size_t utf8_len(unsigned char lead) {
 
 }  // namespace
 
-void SpmTokenizer::tokenize_fragment(std::string_view s, std::vector<int32_t>& out) const {
-  if (s.empty()) return;
+struct SpmTokenizer::Scratch {
   std::vector<Symbol> sym;
-  sym.reserve(s.size());
+  std::vector<Bigram> heap;
+  // word -> where its ids were first written in `out` (start, count); keys point into the fragment text
+  std::unordered_map<std::string_view, std::pair<size_t, size_t>> memo;
+};
+
+void SpmTokenizer::tokenize_fragment(std::string_view s, Scratch& scratch, std::vector<int32_t>& out) const {
+  if (!word_split_safe_) {
+    bpe(s, scratch, out);
+    return;
+  }
+  scratch.memo.clear();
+  auto emit = [&](std::string_view word) {
+    if (word.empty()) return;
+    auto it = scratch.memo.find(word);
+    if (it != scratch.memo.end()) {
+      const auto [start, count] = it->second;
+      for (size_t k = 0; k < count; ++k) out.push_back(out[start + k]);
+      return;
+    }
+    const size_t start = out.size();
+    bpe(word, scratch, out);
+    scratch.memo.emplace(word, std::make_pair(start, out.size() - start));
+  };
+  // Cut in front of every U+2581 symbol whose previous symbol is not U+2581 (symbols as bpe() splits them).
+  size_t word_start = 0;
+  bool prev_space = false;
+  for (size_t off = 0; off < s.size();) {
+    const size_t len = std::min(utf8_len(static_cast<unsigned char>(s[off])), s.size() - off);
+    const bool space = len == kSpace.size() && s.compare(off, len, kSpace) == 0;
+    if (space && !prev_space && off > word_start) {
+      emit(s.substr(word_start, off - word_start));
+      word_start = off;
+    }
+    prev_space = space;
+    off += len;
+  }
+  emit(s.substr(word_start));
+}
+
+void SpmTokenizer::bpe(std::string_view s, Scratch& scratch, std::vector<int32_t>& out) const {
+  if (s.empty()) return;
+  std::vector<Symbol>& sym = scratch.sym;
+  sym.clear();
   for (size_t off = 0; off < s.size();) {
     const size_t len = std::min(utf8_len(static_cast<unsigned char>(s[off])), s.size() - off);
     const auto i = static_cast<int32_t>(sym.size());
@@ -415,8 +436,8 @@ void SpmTokenizer::tokenize_fragment(std::string_view s, std::vector<int32_t>& o
     off += len;
   }
 
-  std::vector<Bigram> heap;
-  heap.reserve(sym.size());
+  std::vector<Bigram>& heap = scratch.heap;
+  heap.clear();
   const BigramLess less;
   auto try_add = [&](int32_t left, int32_t right) {
     if (left < 0 || right < 0) return;
@@ -463,6 +484,37 @@ void SpmTokenizer::tokenize_fragment(std::string_view s, std::vector<int32_t>& o
            ": the vocab has neither byte-fallback tokens for it nor an unknown token");
     }
   }
+}
+
+std::vector<int32_t> SpmTokenizer::encode(std::string_view text, bool add_special, bool parse_special) const {
+  std::vector<int32_t> out;
+  std::vector<Fragment> frags;
+  vocab_.partition(text, parse_special, frags);
+
+  if (add_special && vocab_.add_bos) out.push_back(vocab_.bos);
+  bool prev_special = true;  // the first text fragment gets the space prefix
+  std::string escaped;
+  Scratch scratch;
+  for (const Fragment& f : frags) {
+    if (f.token >= 0) {
+      out.push_back(f.token);
+      prev_special = true;
+      continue;
+    }
+    escaped.clear();
+    escaped.reserve(f.length + f.length / 2 + kSpace.size());
+    if (vocab_.add_space_prefix && prev_special) escaped.append(kSpace);
+    for (char c : text.substr(f.offset, f.length)) {
+      if (c == ' ')
+        escaped.append(kSpace);
+      else
+        escaped.push_back(c);
+    }
+    tokenize_fragment(escaped, scratch, out);
+    prev_special = false;
+  }
+  if (add_special && vocab_.add_eos) out.push_back(vocab_.eos);
+  return out;
 }
 
 }  // namespace minnow::tok

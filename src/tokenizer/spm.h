@@ -99,11 +99,18 @@ class SpmTokenizer final : public Tokenizer {
   const Vocab& vocab() const { return vocab_; }
 
  private:
+  struct Scratch;
   // SentencePiece BPE over one already-escaped text fragment; appends ids to `out`.
-  void tokenize_fragment(std::string_view text, std::vector<int32_t>& out) const;
+  void tokenize_fragment(std::string_view text, Scratch& scratch, std::vector<int32_t>& out) const;
+  // The merge loop itself (llama.cpp's llm_tokenizer_spm_session::tokenize) on one piece of a fragment.
+  void bpe(std::string_view text, Scratch& scratch, std::vector<int32_t>& out) const;
 
   Vocab vocab_;
   int32_t byte_token_[256];  // byte-fallback id for each byte (-1: none)
+  // True when every token's U+2581 characters form a leading run (true of real SPM vocabs). Then no token
+  // can span the boundary in front of a U+2581 that follows another character, so a fragment can be cut
+  // into words there and each word merged on its own (and memoised) with exactly the same result.
+  bool word_split_safe_ = false;
 };
 
 }  // namespace tok
