@@ -554,9 +554,8 @@ TEST_F(HostileGguf, UnopenablePathsAreRejected) {
 }
 
 // Names and string values from the file end up in error messages; control characters in them must not
-// break the one-line rule. DISABLED: gguf.cpp currently copies keys / tensor names / string values into
-// messages verbatim (the CLI flattens them, the library does not); remove the prefix once it escapes them.
-TEST_F(HostileGguf, DISABLED_ControlCharactersInNamesKeepErrorsOnOneLine) {
+// break the one-line rule (minnow::fail escapes them).
+TEST_F(HostileGguf, ControlCharactersInNamesKeepErrorsOnOneLine) {
   for (const Case& c : control_char_corpus()) {
     SCOPED_TRACE(c.name);
     expect_rejected(write(c.name, c.bytes), c.name);
@@ -671,7 +670,10 @@ TEST_F(HostileGguf, CliInfoExitsOneWithOneLineOnEveryCorpusFile) {
   // A well-formed GGUF that is not a model (no tokenizer, no hyper-parameters): still one clean line.
   expect_one_line_failure("valid_gguf_not_a_model", make_valid().serialize());
   // Truncations are sampled here (one process per file): every 41st length plus the structural boundaries.
-  for (const Case& c : hostile_corpus(/*trunc_step=*/41)) expect_one_line_failure(c.name, c.bytes);
+  // Of the structured cases every other one: the reader test covers each; this checks the CLI's plumbing.
+  size_t k = 0;
+  for (const Case& c : hostile_corpus(/*trunc_step=*/41))
+    if (c.name.rfind("trunc_", 0) == 0 || k++ % 2 == 0) expect_one_line_failure(c.name, c.bytes);
   // The CLI flattens messages to one line even where the library does not (yet).
   for (const Case& c : control_char_corpus()) expect_one_line_failure(c.name, c.bytes);
 
@@ -737,7 +739,7 @@ TEST_F(HostileGguf, CliInfoRejectsInconsistentModels) {
   cases.push_back({"attn_k_cols_16", with_tensor_dim(m.bytes, "blk.0.attn_k.weight", 2, 1, 16)});
   cases.push_back({"ffn_down_rows_32", with_tensor_dim(m.bytes, "blk.4.ffn_down.weight", 2, 1, 32)});
   cases.push_back({"output_norm_32", with_tensor_dim(m.bytes, "output_norm.weight", 1, 0, 32)});
-  cases.push_back({"attn_norm_shape_2d", with_tensor_dim(m.bytes, "blk.1.attn_norm.weight", 1, 0, 32)});
+  cases.push_back({"attn_norm_32", with_tensor_dim(m.bytes, "blk.1.attn_norm.weight", 1, 0, 32)});
 
   const fs::path err = dir_ / "stderr.txt";
   for (const Case& c : cases) {

@@ -18,9 +18,27 @@ std::string cat(Args&&... args) {
   return os.str();
 }
 
+// Control characters (from hostile file names, keys or tensor names) are escaped so the message
+// stays on one line.
+inline std::string one_line(std::string s) {
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) {
+      static const char hex[] = "0123456789abcdef";
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 template <typename... Args>
 [[noreturn]] void fail(Args&&... args) {
-  throw Error(cat(std::forward<Args>(args)...));
+  throw Error(one_line(cat(std::forward<Args>(args)...)));
 }
 
 }  // namespace minnow

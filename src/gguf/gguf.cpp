@@ -101,6 +101,9 @@ void read_value(Cursor& c, Value& v, ValueType type, const std::string& key, con
         if (v.count > c.remaining() / es)
           fail(path, ": metadata '", key, "': array of ", v.count, " elements runs past the end of the file");
         v.data = c.take(v.count * es, key.c_str());
+        if (v.elem_type == ValueType::BOOL)
+          for (uint64_t k = 0; k < v.count; ++k)
+            if (v.data[k] > 1) fail(path, ": metadata '", key, "': bool array element ", k, " is neither 0 nor 1");
       } else if (v.elem_type == ValueType::STRING) {
         if (v.count > c.remaining() / 8)
           fail(path, ": metadata '", key, "': array of ", v.count, " strings runs past the end of the file");
@@ -195,7 +198,11 @@ void File::parse() {
   }
 
   if (const Value* a = find("general.alignment")) {
-    if (!a->is_integer() || a->u == 0 || a->u > 65536 || (a->u & (a->u - 1)) != 0)
+    const bool is_unsigned = a->type == ValueType::UINT8 || a->type == ValueType::UINT16 ||
+                             a->type == ValueType::UINT32 || a->type == ValueType::UINT64;
+    if (!is_unsigned)
+      fail(path_, ": general.alignment must be an unsigned integer, got a ", value_type_name(a->type));
+    if (a->u == 0 || a->u > 65536 || (a->u & (a->u - 1)) != 0)
       fail(path_, ": general.alignment must be a power of two up to 65536, got ", value_to_string(*a));
     alignment_ = a->u;
   }
@@ -313,6 +320,14 @@ double array_float(const Value& v, uint64_t i) {
   }
 }
 
+// float -> int64 without UB for NaN or out-of-range values
+static int64_t saturate_to_int64(double x) {
+  if (!(x == x)) return 0;
+  if (x >= 9.2e18) return INT64_MAX;
+  if (x <= -9.2e18) return INT64_MIN;
+  return static_cast<int64_t>(x);
+}
+
 int64_t array_int(const Value& v, uint64_t i) {
   const uint8_t* p = v.data + i * scalar_size(v.elem_type);
   switch (v.elem_type) {
@@ -324,8 +339,8 @@ int64_t array_int(const Value& v, uint64_t i) {
     case ValueType::INT32: { int32_t x; std::memcpy(&x, p, 4); return x; }
     case ValueType::UINT64: { uint64_t x; std::memcpy(&x, p, 8); return static_cast<int64_t>(x); }
     case ValueType::INT64: { int64_t x; std::memcpy(&x, p, 8); return x; }
-    case ValueType::FLOAT32: { float x; std::memcpy(&x, p, 4); return static_cast<int64_t>(x); }
-    case ValueType::FLOAT64: { double x; std::memcpy(&x, p, 8); return static_cast<int64_t>(x); }
+    case ValueType::FLOAT32: { float x; std::memcpy(&x, p, 4); return saturate_to_int64(x); }
+    case ValueType::FLOAT64: { double x; std::memcpy(&x, p, 8); return saturate_to_int64(x); }
     default: return 0;
   }
 }

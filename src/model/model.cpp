@@ -1,6 +1,7 @@
 #include "model/model.h"
 
 #include <cmath>
+#include <map>
 
 #include "common/error.h"
 
@@ -9,8 +10,14 @@ namespace minnow {
 // Every architecture recipe is defined in its own file (model/<family>.cpp) and listed here.
 extern const Recipe kLlamaRecipe;
 extern const Recipe kQwen2Recipe;
+extern const Recipe kQwen3Recipe;
+extern const Recipe kSmolLM3Recipe;
+extern const Recipe kPhi3Recipe;
+extern const Recipe kGemma2Recipe;
+extern const Recipe kGemma3Recipe;
 
-static const Recipe* const kRecipes[] = {&kLlamaRecipe, &kQwen2Recipe};
+static const Recipe* const kRecipes[] = {&kLlamaRecipe, &kQwen2Recipe, &kQwen3Recipe, &kSmolLM3Recipe,
+                                         &kPhi3Recipe,  &kGemma2Recipe, &kGemma3Recipe};
 
 const Recipe* find_recipe(const std::string& arch) {
   for (const Recipe* r : kRecipes)
@@ -96,6 +103,19 @@ void Model::read_common_config() {
     fail(p, ": rope scaling type '", scaling, "' is not supported yet");
   }
   c.layers.assign(c.n_layer, LayerConfig{true, base, scale, 0});
+}
+
+std::string Config::sliding_window_summary() const {
+  std::string out;
+  std::map<int32_t, std::string> by_window;
+  for (size_t il = 0; il < layers.size(); ++il)
+    if (layers[il].sliding_window > 0) {
+      std::string& l = by_window[layers[il].sliding_window];
+      l += (l.empty() ? "" : ",") + std::to_string(il);
+    }
+  for (const auto& [w, l] : by_window)
+    out += cat(out.empty() ? "" : "; ", "sliding window ", w, " on layers ", l, " of ", layers.size());
+  return out;
 }
 
 Tensor Model::tensor(const std::string& name, std::initializer_list<int64_t> shape, bool required) const {

@@ -34,8 +34,10 @@ struct LayerConfig {
   bool use_rope = true;       // false on NoPE layers
   float rope_freq_base = 10000.0f;
   float rope_freq_scale = 1.0f;
-  int32_t sliding_window = 0; // 0: global attention
+  int32_t sliding_window = 0; // 0: global attention; else a key at kv_pos is seen while pos - kv_pos < window
 };
+
+enum class Activation { SiLU, GeluTanh };
 
 struct Config {
   std::string arch;
@@ -53,7 +55,17 @@ struct Config {
   float rms_eps = 1e-5f;
   RopeType rope_type = RopeType::Norm;
   float attn_scale = 0.0f;  // multiplier on q.k; 0 means 1/sqrt(head_dim)
+  bool attn_scale_on_q = false;  // the recipe scales Q itself (gemma); attention then uses 1
+  float attn_softcap = 0.0f;   // scores = cap * tanh(scores / cap) when > 0 (gemma2)
+  float final_softcap = 0.0f;  // logits = cap * tanh(logits / cap) when > 0 (gemma2, gemma3n)
+  float embd_scale = 1.0f;     // token embeddings are multiplied by this (gemma: sqrt(n_embd))
+  float rope_attn_factor = 1.0f;  // multiplies rope cos/sin (phi3 LongRoPE)
+  int32_t n_ctx_orig = 0;      // rope.scaling.original_context_length (picks LongRoPE long/short factors)
+  Activation ffn_act = Activation::SiLU;
   std::vector<LayerConfig> layers;
+
+  // e.g. "sliding window 16 on layers 0,1,2,3,4 of 6"; "" when no layer has one.
+  std::string sliding_window_summary() const;
 
   int32_t n_embd_q() const { return n_head * head_dim; }
   int32_t n_embd_k() const { return n_head_kv * head_dim; }
@@ -62,13 +74,18 @@ struct Config {
 
 struct LayerWeights {
   Tensor attn_norm, wq, wk, wv, wo, bq, bk, bv, bo;
+  Tensor wqkv;            // fused q|k|v rows (phi3)
   Tensor q_norm, k_norm;  // per-head RMS norms (qwen3, gemma3)
+  Tensor post_attn_norm;  // norm of the attention output before the residual add (gemma2/3)
   Tensor ffn_norm, ffn_gate, ffn_up, ffn_down;
+  Tensor post_ffn_norm;   // norm of the FFN output before the residual add (gemma2/3)
+  bool ffn_up_fused = false;  // ffn_up holds gate rows then up rows (phi3)
 };
 
 struct Weights {
   Tensor token_embd, output_norm, output;  // output may alias token_embd (tied)
   Tensor rope_freqs;                       // Llama-3 per-pair frequency divisors, optional
+  Tensor rope_factors_long, rope_factors_short;  // LongRoPE (phi3): chosen by context length
   std::vector<LayerWeights> layers;
 };
 

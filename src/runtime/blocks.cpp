@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "tensor/fp16.h"
 #include "tensor/matmul.h"
 
 namespace minnow::runtime {
@@ -87,8 +88,14 @@ void rope(Session& s, float* x, int32_t n_heads, int32_t layer) {
   const int32_t hd = c.head_dim;
   const int32_t n_rot = c.n_rot;
   std::vector<float> ffbuf;
-  const Tensor& ff = s.model.weights().rope_freqs;
+  const Weights& w = s.model.weights();
+  // Llama-3 rope_freqs, or LongRoPE's long/short factors chosen by the context size (as llama.cpp:
+  // long when the context exceeds the original training context).
+  const Tensor& ff = w.rope_freqs                                   ? w.rope_freqs
+                     : (w.rope_factors_long && s.n_ctx() > c.n_ctx_orig) ? w.rope_factors_long
+                                                                       : w.rope_factors_short;
   const float* freq_factors = ff ? as_f32(s, ff, ffbuf) : nullptr;
+  const float mscale = c.rope_attn_factor;
   // Same float recurrence as ggml's rope cache: theta_i = p * base^(-2i/n_rot), divided by freq factor,
   // times freq_scale (linear scaling). No YaRN here (ext_factor 0).
   const float theta_scale = std::pow(lc.rope_freq_base, -2.0f / static_cast<float>(n_rot));
@@ -98,8 +105,8 @@ void rope(Session& s, float* x, int32_t n_heads, int32_t layer) {
     for (int32_t i0 = 0; i0 < n_rot; i0 += 2) {
       const float f = freq_factors ? freq_factors[i0 / 2] : 1.0f;
       const float th = lc.rope_freq_scale * (theta / f);
-      cs[i0] = std::cos(th);
-      cs[i0 + 1] = std::sin(th);
+      cs[i0] = std::cos(th) * mscale;
+      cs[i0 + 1] = std::sin(th) * mscale;
       theta *= theta_scale;
     }
     for (int32_t h = 0; h < n_heads; ++h) {
@@ -130,9 +137,12 @@ void attention(Session& s, int32_t layer, const float* q, const float* k, const 
     std::copy(k + static_cast<int64_t>(t) * nk, k + static_cast<int64_t>(t + 1) * nk, s.kv.k(layer, s.pos0 + t));
     std::copy(v + static_cast<int64_t>(t) * nv, v + static_cast<int64_t>(t + 1) * nv, s.kv.v(layer, s.pos0 + t));
   }
-  const float scale = c.attn_scale != 0.0f ? c.attn_scale : 1.0f / std::sqrt(static_cast<float>(hd));
+  const float scale = c.attn_scale_on_q ? 1.0f
+                      : c.attn_scale != 0.0f ? c.attn_scale
+                                             : 1.0f / std::sqrt(static_cast<float>(hd));
   const int32_t group = c.n_head / c.n_head_kv;
   const int32_t window = c.layers[layer].sliding_window;
+  const float softcap_v = c.attn_softcap, inv_cap = softcap_v > 0.0f ? 1.0f / softcap_v : 0.0f;
   const int64_t n_jobs = static_cast<int64_t>(s.n_tokens) * c.n_head;
   auto job = [&](int64_t j0, int64_t j1, int ti) {
     float* scores = s.scratch[ti].data();
@@ -144,7 +154,8 @@ void attention(Session& s, int32_t layer, const float* q, const float* k, const 
       const float* qh = q + (static_cast<int64_t>(t) * c.n_head + h) * hd;
       float mx = -INFINITY;
       for (int32_t p = first; p <= pos; ++p) {
-        const float sc = dot_f32(qh, s.kv.k(layer, p) + kvh * hd, hd) * scale;
+        float sc = dot_f32(qh, s.kv.k(layer, p) + kvh * hd, hd) * scale;
+        if (softcap_v > 0.0f) sc = std::tanh(sc * inv_cap) * softcap_v;
         scores[p - first] = sc;
         mx = std::max(mx, sc);
       }
@@ -167,6 +178,51 @@ void attention(Session& s, int32_t layer, const float* q, const float* k, const 
   s.pool.parallel_for(n_jobs, job);
 }
 
+float gelu_tanh_table(float x) {
+  static const std::vector<uint16_t> table = [] {
+    std::vector<uint16_t> t(65536);
+    for (uint32_t i = 0; i < 65536; ++i) {
+      const float f = fp16_to_f32(static_cast<uint16_t>(i));
+      const float g = 0.5f * f * (1.0f + std::tanh(0.79788456080286535587989211986876f * f * (1.0f + 0.044715f * f * f)));
+      t[i] = f32_to_fp16(g);
+    }
+    return t;
+  }();
+  if (x <= -10.0f) return 0.0f;
+  if (x >= 10.0f) return x;
+  return fp16_to_f32(table[f32_to_fp16(x)]);
+}
+
+void geglu(Session& s, float* gate, const float* up, int64_t width) {
+  const int64_t n = width * s.n_tokens;
+  for (int64_t i = 0; i < n; ++i) gate[i] = gelu_tanh_table(gate[i]) * up[i];
+}
+
+void glu(Session& s, float* gate, const float* up, int64_t width) {
+  if (s.cfg.ffn_act == Activation::GeluTanh) geglu(s, gate, up, width);
+  else swiglu(s, gate, up, width);
+}
+
+void softcap(float* x, int64_t n, float cap) {
+  const float inv = 1.0f / cap;  // as ggml: scale by 1/cap, tanh, scale by cap
+  for (int64_t i = 0; i < n; ++i) x[i] = std::tanh(x[i] * inv) * cap;
+}
+
+void scale(Session& s, float* x, int64_t width, float factor) {
+  const int64_t n = width * s.n_tokens;
+  for (int64_t i = 0; i < n; ++i) x[i] *= factor;
+}
+
+void split3(Session& s, const float* fused, int64_t a, int64_t b, int64_t c, float* out_a, float* out_b, float* out_c) {
+  const int64_t w = a + b + c;
+  for (int64_t t = 0; t < s.n_tokens; ++t) {
+    const float* row = fused + t * w;
+    std::copy(row, row + a, out_a + t * a);
+    std::copy(row + a, row + a + b, out_b + t * b);
+    if (out_c) std::copy(row + a + b, row + w, out_c + t * c);
+  }
+}
+
 void swiglu(Session& s, float* gate, const float* up, int64_t width) {
   const int64_t n = width * s.n_tokens;
   for (int64_t i = 0; i < n; ++i) {
@@ -181,6 +237,7 @@ void add(Session& s, float* x, const float* y, int64_t width) {
 }
 
 void output_logits(Session& s, float* x) {
+  if (!s.logits_out) return;  // an inner ubatch whose logits nobody asked for
   const Weights& w = s.model.weights();
   const int64_t d = s.cfg.n_embd;
   const int32_t first = s.want_all_logits ? 0 : s.n_tokens - 1;
@@ -189,7 +246,8 @@ void output_logits(Session& s, float* x) {
   s.n_tokens = saved_n - first;
   float* rows = x + static_cast<int64_t>(first) * d;
   rmsnorm(s, rows, rows, d, w.output_norm);
-  linear(s, w.output, rows, s.logits.data());
+  linear(s, w.output, rows, s.logits_out);
+  if (s.cfg.final_softcap > 0.0f) softcap(s.logits_out, static_cast<int64_t>(s.n_tokens) * s.cfg.n_vocab, s.cfg.final_softcap);
   s.n_tokens = saved_n;
 }
 

@@ -6,23 +6,33 @@
 
 namespace minnow::runtime {
 
-void KVCache::init(const Config& c, int32_t n_ctx) {
+void KVCache::init(const Config& c, int32_t n_ctx, int32_t n_ubatch) {
   n_ctx_ = n_ctx;
   n_embd_k_ = c.n_embd_k();
   n_embd_v_ = c.n_embd_v();
-  k_.assign(c.n_layer, std::vector<float>(static_cast<size_t>(n_ctx) * n_embd_k_));
-  v_.assign(c.n_layer, std::vector<float>(static_cast<size_t>(n_ctx) * n_embd_v_));
+  cap_.resize(c.n_layer);
+  k_.resize(c.n_layer);
+  v_.resize(c.n_layer);
+  for (int32_t il = 0; il < c.n_layer; ++il) {
+    const int32_t w = c.layers[il].sliding_window;
+    cap_[il] = w > 0 ? std::min(n_ctx, w + n_ubatch - 1) : n_ctx;
+    k_[il].assign(static_cast<size_t>(cap_[il]) * n_embd_k_, 0.0f);
+    v_[il].assign(static_cast<size_t>(cap_[il]) * n_embd_v_, 0.0f);
+  }
 }
 
 size_t KVCache::bytes() const {
-  return k_.size() * static_cast<size_t>(n_ctx_) * (n_embd_k_ + n_embd_v_) * sizeof(float);
+  size_t b = 0;
+  for (size_t il = 0; il < k_.size(); ++il) b += (k_[il].size() + v_[il].size()) * sizeof(float);
+  return b;
 }
 
 Session::Session(const Model& m, ThreadPool& p, const SessionOptions& opts) : model(m), cfg(m.config()), pool(p) {
   int32_t n_ctx = opts.n_ctx > 0 ? opts.n_ctx : std::min(cfg.n_ctx_train, 4096);
   if (n_ctx > cfg.n_ctx_train)
     fail("context of ", n_ctx, " tokens exceeds the model's training context of ", cfg.n_ctx_train);
-  kv.init(cfg, n_ctx);
+  n_ubatch_ = std::max(1, opts.n_ubatch);
+  kv.init(cfg, n_ctx, n_ubatch_);
   scratch.resize(pool.size());
 }
 
@@ -49,7 +59,7 @@ const float* Session::eval(const int32_t* tokens, int32_t n, bool all_logits) {
   for (int32_t i = 0; i < n; ++i)
     if (tokens[i] < 0 || tokens[i] >= cfg.n_vocab)
       fail("token id ", tokens[i], " is out of range (vocabulary has ", cfg.n_vocab, " tokens)");
-  reserve(n);
+  reserve(std::min(n, n_ubatch_));
   const size_t scratch_floats =
       std::max<size_t>({static_cast<size_t>(cfg.n_embd), static_cast<size_t>(cfg.n_ff),
                         static_cast<size_t>(cfg.n_embd_q()), static_cast<size_t>(kv.n_ctx()),
@@ -57,11 +67,18 @@ const float* Session::eval(const int32_t* tokens, int32_t n, bool all_logits) {
   for (auto& sc : scratch)
     if (sc.size() < scratch_floats) sc.resize(scratch_floats);
   logits.resize(static_cast<size_t>(all_logits ? n : 1) * cfg.n_vocab);
-  pos0 = n_past_;
-  n_tokens = n;
   want_all_logits = all_logits;
-  batch_tokens = tokens;
-  model.recipe().forward(*this, n);
+  for (int32_t done = 0; done < n;) {
+    const int32_t chunk = std::min(n_ubatch_, n - done);
+    const bool last = done + chunk == n;
+    pos0 = n_past_ + done;
+    n_tokens = chunk;
+    batch_tokens = tokens + done;
+    // Rows this ubatch must produce: all of them, or only the final token of the whole batch.
+    logits_out = all_logits ? logits.data() + static_cast<size_t>(done) * cfg.n_vocab : (last ? logits.data() : nullptr);
+    model.recipe().forward(*this, chunk);
+    done += chunk;
+  }
   n_past_ += n;
   return logits.data();
 }

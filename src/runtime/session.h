@@ -10,20 +10,26 @@
 namespace minnow::runtime {
 
 struct SessionOptions {
-  int32_t n_ctx = 0;  // 0: the model's training context, capped at 4096
+  int32_t n_ctx = 0;       // 0: the model's training context, capped at 4096
+  int32_t n_ubatch = 512;  // a longer batch is evaluated in pieces of this many tokens
 };
 
-// K and V for every layer and position, float32 (exact; the goldens are made with an F32 cache).
+// K and V for every layer, float32 (exact; the goldens are made with an F32 cache). A sliding-window
+// layer keeps only window + ubatch - 1 positions in a ring, so its memory stays bounded however long
+// the context grows; a global layer keeps all n_ctx positions.
 class KVCache {
  public:
-  void init(const Config& c, int32_t n_ctx);
-  float* k(int32_t layer, int32_t pos) { return k_[layer].data() + static_cast<size_t>(pos) * n_embd_k_; }
-  float* v(int32_t layer, int32_t pos) { return v_[layer].data() + static_cast<size_t>(pos) * n_embd_v_; }
+  void init(const Config& c, int32_t n_ctx, int32_t n_ubatch);
+  float* k(int32_t layer, int32_t pos) { return k_[layer].data() + slot(layer, pos) * n_embd_k_; }
+  float* v(int32_t layer, int32_t pos) { return v_[layer].data() + slot(layer, pos) * n_embd_v_; }
   int32_t n_ctx() const { return n_ctx_; }
+  int32_t capacity(int32_t layer) const { return cap_[layer]; }
   size_t bytes() const;
 
  private:
+  size_t slot(int32_t layer, int32_t pos) const { return static_cast<size_t>(pos % cap_[layer]); }
   int32_t n_ctx_ = 0, n_embd_k_ = 0, n_embd_v_ = 0;
+  std::vector<int32_t> cap_;
   std::vector<std::vector<float>> k_, v_;
 };
 
@@ -44,18 +50,21 @@ class Session {
   const Config& cfg;
   ThreadPool& pool;
   KVCache kv;
-  int32_t pos0 = 0;      // position of the first token of the current batch
-  int32_t n_tokens = 0;  // tokens in the current batch
+  int32_t pos0 = 0;      // position of the first token of the current (u)batch
+  int32_t n_tokens = 0;  // tokens in the current (u)batch
   bool want_all_logits = false;
+  float* logits_out = nullptr;  // where output_logits writes this ubatch's rows
   const int32_t* batch_tokens = nullptr;
   // Activations, [n_tokens][width], sized for the largest batch seen.
   std::vector<float> x, h, q, k, v, att, gate, up, logits;
+  std::vector<float> scratch_batch;         // recipe-specific batch buffer (fused projections)
   std::vector<std::vector<float>> scratch;  // per thread: dequantized rows, attention scores
 
  private:
   void reserve(int32_t n);
   int32_t n_past_ = 0;
   int32_t reserved_ = 0;
+  int32_t n_ubatch_ = 512;
 };
 
 }  // namespace minnow::runtime
