@@ -15,9 +15,11 @@ extern const Recipe kSmolLM3Recipe;
 extern const Recipe kPhi3Recipe;
 extern const Recipe kGemma2Recipe;
 extern const Recipe kGemma3Recipe;
+extern const Recipe kGemma3nRecipe;
 
 static const Recipe* const kRecipes[] = {&kLlamaRecipe, &kQwen2Recipe, &kQwen3Recipe, &kSmolLM3Recipe,
-                                         &kPhi3Recipe,  &kGemma2Recipe, &kGemma3Recipe};
+                                         &kPhi3Recipe,  &kGemma2Recipe, &kGemma3Recipe,
+                                         &kGemma3nRecipe};
 
 const Recipe* find_recipe(const std::string& arch) {
   for (const Recipe* r : kRecipes)

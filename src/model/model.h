@@ -80,6 +80,9 @@ struct LayerWeights {
   Tensor ffn_norm, ffn_gate, ffn_up, ffn_down;
   Tensor post_ffn_norm;   // norm of the FFN output before the residual add (gemma2/3)
   bool ffn_up_fused = false;  // ffn_up holds gate rows then up rows (phi3)
+  // Architecture-specific tensors the common fields do not name (gemma3n: AltUp, LAuReL, per-layer
+  // input), indexed by the recipe's own named constants.
+  std::vector<Tensor> extra;
 };
 
 struct Weights {
@@ -87,6 +90,8 @@ struct Weights {
   Tensor rope_freqs;                       // Llama-3 per-pair frequency divisors, optional
   Tensor rope_factors_long, rope_factors_short;  // LongRoPE (phi3): chosen by context length
   std::vector<LayerWeights> layers;
+  // Architecture-specific model-level tensors (gemma3n), indexed by the recipe's own named constants.
+  std::vector<Tensor> extra;
 };
 
 class Model;
