@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "tensor/fp16.h"
+#include "tensor/kernels.h"
 #include "tensor/matmul.h"
 
 namespace minnow::runtime {
@@ -69,10 +70,24 @@ void rmsnorm_heads(Session& s, float* x, int32_t n_heads, int32_t head_dim, cons
 void linear(Session& s, const Tensor& w, const float* x, float* out, const Tensor& bias) {
   const MatView m = view(w);
   const int64_t n_tok = s.n_tokens;
-  auto job = [&](int64_t r0, int64_t r1, int ti) {
-    matmul_rows(m, x, m.cols, n_tok, out, m.rows, r0, r1, s.scratch[ti].data());
-  };
-  s.pool.parallel_for(m.rows, job, 4);
+  const Kernel k = kernel_for(w.type);
+  const void* act = x;
+  size_t stride = static_cast<size_t>(m.cols) * sizeof(float);
+  if (k.int_act) {
+    // Quantize the activations once per batch; every weight row then reuses them.
+    stride = act_row_bytes(m.cols);
+    if (s.act_q.size() < stride * n_tok) s.act_q.resize(stride * n_tok);
+    const QuantizeActFn quantize = quantize_act_for(k.isa);
+    uint8_t* aq = s.act_q.data();
+    auto qjob = [&](int64_t t0, int64_t t1, int) {
+      for (int64_t t = t0; t < t1; ++t) quantize(x + t * m.cols, m.cols, aq + t * stride, k.act_kind);
+    };
+    if (n_tok >= 4) s.pool.parallel_for(n_tok, qjob);
+    else qjob(0, n_tok, 0);
+    act = aq;
+  }
+  auto job = [&](int64_t r0, int64_t r1, int) { k.gemm(m, act, stride, n_tok, out, m.rows, r0, r1); };
+  s.pool.parallel_for(m.rows, job, 16);
   if (bias) {
     std::vector<float> buf;
     const float* b = as_f32(s, bias, buf);

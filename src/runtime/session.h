@@ -57,6 +57,7 @@ class Session {
   const int32_t* batch_tokens = nullptr;
   // Activations, [n_tokens][width], sized for the largest batch seen.
   std::vector<float> x, h, q, k, v, att, gate, up, logits;
+  std::vector<uint8_t> act_q;              // activations quantized for integer kernels
   std::vector<float> scratch_batch;         // recipe-specific batch buffer (fused projections)
   std::vector<std::vector<float>> scratch;  // per thread: dequantized rows, attention scores
 

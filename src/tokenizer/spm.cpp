@@ -74,10 +74,12 @@ void Vocab::load(const gguf::File& file, const VocabDefaults& defaults) {
   attr.assign(n_tokens, ATTR_NORMAL);
   index.clear();
   index.reserve(n_tokens);
+  max_token_len = 0;
   for (size_t i = 0; i < n_tokens; ++i) {
     std::string_view w = toks->strings[i];
     // llama.cpp renames empty tokens so that every token has a distinct, non-empty text
     text[i] = w.empty() ? cat("[EMPTY_", i, "]") : std::string(w);
+    max_token_len = std::max(max_token_len, text[i].size());
     auto [it, inserted] = index.emplace(text[i], static_cast<int32_t>(i));
     if (!inserted)
       fail(path, ": tokenizer.ggml.tokens has the token ", quoted(text[i]), " twice (ids ", it->second, " and ", i, ")");
@@ -101,9 +103,13 @@ void Vocab::load(const gguf::File& file, const VocabDefaults& defaults) {
   bos = valid_or_none(defaults.bos);
   eos = valid_or_none(defaults.eos);
   unk = valid_or_none(defaults.unk);
+  sep = valid_or_none(defaults.sep);
+  pad = valid_or_none(defaults.pad);
+  mask = valid_or_none(defaults.mask);
   eot = eom = fim_pre = fim_suf = fim_mid = fim_pad = fim_rep = fim_sep = -1;
   add_bos = defaults.add_bos;
   add_eos = defaults.add_eos;
+  add_sep = defaults.add_sep;
   add_space_prefix = defaults.add_space_prefix;
 
   // llama.cpp keeps the default when a key holds an id outside the vocab (it warns). 0xFFFFFFFF (-1) is the
@@ -129,6 +135,9 @@ void Vocab::load(const gguf::File& file, const VocabDefaults& defaults) {
   read_id("tokenizer.ggml.eot_token_id", eot, true);
   read_id("tokenizer.ggml.eom_token_id", eom, true);
   read_id("tokenizer.ggml.unknown_token_id", unk, true);
+  read_id("tokenizer.ggml.seperator_token_id", sep, false);  // sic: llama.cpp's key name
+  read_id("tokenizer.ggml.padding_token_id", pad, false);
+  read_id("tokenizer.ggml.mask_token_id", mask, false);
   read_id("tokenizer.ggml.fim_pre_token_id", fim_pre, false);
   read_id("tokenizer.ggml.fim_suf_token_id", fim_suf, false);
   read_id("tokenizer.ggml.fim_mid_token_id", fim_mid, false);
@@ -141,6 +150,7 @@ void Vocab::load(const gguf::File& file, const VocabDefaults& defaults) {
 
   add_bos = file.get_bool("tokenizer.ggml.add_bos_token", add_bos);
   add_eos = file.get_bool("tokenizer.ggml.add_eos_token", add_eos);
+  add_sep = file.get_bool("tokenizer.ggml.add_sep_token", add_sep);
   add_space_prefix = file.get_bool("tokenizer.ggml.add_space_prefix", add_space_prefix);
   if (add_bos && bos < 0) fail(path, ": add_bos_token is set but the vocab has no BOS token");
   if (add_eos && eos < 0) fail(path, ": add_eos_token is set but the vocab has no EOS token");

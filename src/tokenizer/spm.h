@@ -40,8 +40,8 @@ using TokenIndex = std::unordered_map<std::string, int32_t, StringHash, std::equ
 
 // Per-kind defaults llama.cpp applies before reading the file's keys.
 struct VocabDefaults {
-  int32_t bos = -1, eos = -1, unk = -1;
-  bool add_bos = false, add_eos = false, add_space_prefix = false;
+  int32_t bos = -1, eos = -1, unk = -1, sep = -1, pad = -1, mask = -1;
+  bool add_bos = false, add_eos = false, add_sep = false, add_space_prefix = false;
 };
 
 // A piece of the input after special-token partitioning: either raw text [offset, offset+length)
@@ -62,9 +62,10 @@ struct Vocab {
   std::vector<int32_t> special_cache;  // control / user-defined / unknown ids, longest text first
   TokenIndex index;
 
-  int32_t bos = -1, eos = -1, unk = -1, eot = -1, eom = -1;
+  int32_t bos = -1, eos = -1, unk = -1, eot = -1, eom = -1, sep = -1, pad = -1, mask = -1;
   int32_t fim_pre = -1, fim_suf = -1, fim_mid = -1, fim_pad = -1, fim_rep = -1, fim_sep = -1;
-  bool add_bos = false, add_eos = false, add_space_prefix = false;
+  bool add_bos = false, add_eos = false, add_sep = false, add_space_prefix = false;
+  size_t max_token_len = 0;  // longest token text in bytes
 
   int32_t n() const { return static_cast<int32_t>(text.size()); }
   int32_t find(std::string_view s) const {

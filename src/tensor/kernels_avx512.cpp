@@ -1,0 +1,16 @@
+// AVX-512 (VL/BW/VNNI) kernels: the AVX2 source with vpdpbusd for the u8 x s8 dot products
+// (this file is compiled with -mavx512f -mavx512bw -mavx512vl -mavx512vnni; see CMakeLists.txt).
+#if defined(__x86_64__) && defined(__AVX512VNNI__) && defined(__AVX512VL__)
+#define MINNOW_VNNI 1
+#include "tensor/kernels_x86.inc"
+namespace minnow::kernels {
+GemmFn avx512_gemm(DType t) { return table(t); }
+QuantizeActFn avx512_quantize_act() { return quantize_act_simd; }
+}  // namespace minnow::kernels
+#else
+#include "tensor/kernels.h"
+namespace minnow::kernels {
+GemmFn avx512_gemm(DType) { return nullptr; }
+QuantizeActFn avx512_quantize_act() { return nullptr; }
+}  // namespace minnow::kernels
+#endif

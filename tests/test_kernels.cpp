@@ -1,0 +1,209 @@
+// Every matmul kernel against the plain reference, on random weights and activations of odd shapes:
+//  1. the scalar integer reference equals the dot product of dequantized weights and dequantized
+//     activations (so the reference itself is tied to the bit-exact dequantizers);
+//  2. every SIMD kernel this CPU runs equals the scalar reference up to float summation order;
+//  3. the SIMD activation quantizers equal the reference quantizer bit for bit.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "tensor/fp16.h"
+#include "tensor/kernels.h"
+#include "tensor/types.h"
+
+using namespace minnow;
+
+namespace {
+
+const DType kTypes[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_1,
+                        DType::Q5_0, DType::Q5_1, DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K,
+                        DType::Q6_K, DType::IQ4_NL, DType::IQ4_XS};
+
+// Byte offsets of the fp16 scale fields in each block (the rest of a block may be any bytes).
+std::vector<int> half_fields(DType t) {
+  switch (t) {
+    case DType::Q4_0: case DType::Q5_0: case DType::Q8_0: case DType::IQ4_NL: case DType::IQ4_XS: return {0};
+    case DType::Q4_1: case DType::Q5_1: case DType::Q4_K: case DType::Q5_K: return {0, 2};
+    case DType::Q2_K: return {80, 82};
+    case DType::Q3_K: return {108};
+    case DType::Q6_K: return {208};
+    default: return {};
+  }
+}
+
+std::vector<uint8_t> random_weights(DType t, int64_t rows, int64_t cols, std::mt19937& rng) {
+  const TypeInfo& ti = type_info(t);
+  std::vector<uint8_t> w(row_bytes(t, cols) * rows);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  if (t == DType::F32) {
+    for (size_t i = 0; i < w.size() / 4; ++i) { float f = normal(rng); std::memcpy(&w[i * 4], &f, 4); }
+    return w;
+  }
+  if (t == DType::F16 || t == DType::BF16) {
+    for (size_t i = 0; i < w.size() / 2; ++i) {
+      const uint16_t h = t == DType::F16 ? f32_to_fp16(normal(rng)) : f32_to_bf16(normal(rng));
+      std::memcpy(&w[i * 2], &h, 2);
+    }
+    return w;
+  }
+  for (auto& b : w) b = static_cast<uint8_t>(byte(rng));
+  const int64_t n_blocks = static_cast<int64_t>(w.size()) / ti.type_size;
+  for (int64_t b = 0; b < n_blocks; ++b)
+    for (int off : half_fields(t)) {
+      const uint16_t h = f32_to_fp16(normal(rng) * 0.05f);
+      std::memcpy(&w[b * ti.type_size + off], &h, 2);
+    }
+  return w;
+}
+
+std::vector<float> random_acts(int64_t n_tok, int64_t cols, std::mt19937& rng) {
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(n_tok * cols);
+  for (auto& v : x) v = normal(rng);
+  if (!x.empty()) x[0] = 0.0f;  // exact zeros and an all-zero block occur in real activations
+  for (int64_t i = 0; i < std::min<int64_t>(cols, 32) && n_tok > 1; ++i) x[cols + i] = 0.0f;
+  return x;
+}
+
+struct Problem {
+  DType type;
+  int64_t rows, cols, n_tok;
+  std::vector<uint8_t> w;
+  std::vector<float> x;
+  std::vector<uint8_t> act;  // quantized activations (integer kernels)
+  size_t act_stride = 0;
+  MatView view() const {
+    MatView m;
+    m.type = type;
+    m.data = w.data();
+    m.row_bytes = row_bytes(type, cols);
+    m.cols = cols;
+    m.rows = rows;
+    return m;
+  }
+};
+
+Problem make(DType t, int64_t rows, int64_t cols, int64_t n_tok, std::mt19937& rng, Isa quant_isa = Isa::Scalar) {
+  Problem p{t, rows, cols, n_tok, random_weights(t, rows, cols, rng), random_acts(n_tok, cols, rng), {}, 0};
+  const Kernel k = kernel_for(t, Isa::Scalar);
+  if (k.int_act) {
+    p.act_stride = act_row_bytes(cols);
+    p.act.resize(p.act_stride * n_tok);
+    for (int64_t i = 0; i < n_tok; ++i) quantize_act_for(quant_isa)(p.x.data() + i * cols, cols, p.act.data() + i * p.act_stride, k.act_kind);
+  }
+  return p;
+}
+
+std::vector<float> run(const Problem& p, Isa isa, Isa* used = nullptr) {
+  const Kernel k = kernel_for(p.type, isa);
+  if (used) *used = k.isa;
+  std::vector<float> y(p.rows * p.n_tok, NAN);
+  const void* act = k.int_act ? static_cast<const void*>(p.act.data()) : p.x.data();
+  const size_t stride = k.int_act ? p.act_stride : p.cols * sizeof(float);
+  // split rows in two ranges, as the thread pool would
+  k.gemm(p.view(), act, stride, p.n_tok, y.data(), p.rows, 0, p.rows / 2);
+  k.gemm(p.view(), act, stride, p.n_tok, y.data(), p.rows, p.rows / 2, p.rows);
+  return y;
+}
+
+int64_t block_of(DType t) { return type_info(t).block_size == 1 ? 1 : type_info(t).block_size; }
+
+class Kernels : public ::testing::TestWithParam<DType> {};
+
+// 1. reference integer dot == dequantized weights . dequantized activations
+TEST_P(Kernels, ReferenceMatchesDequantizedProduct) {
+  const DType t = GetParam();
+  std::mt19937 rng(1234 + static_cast<int>(t));
+  const int64_t qk = std::max<int64_t>(block_of(t), 32);
+  for (int64_t cols : {qk, 3 * qk, 256 * ((qk + 255) / 256) * 2}) {
+    Problem p = make(t, 7, cols, 3, rng);
+    const auto y = run(p, Isa::Scalar);
+    std::vector<float> wrow(cols), xrow(cols);
+    const Kernel k = kernel_for(t, Isa::Scalar);
+    for (int64_t r = 0; r < p.rows; ++r) {
+      dequantize_row(t, p.w.data() + r * row_bytes(t, cols), wrow.data(), cols);
+      for (int64_t i = 0; i < p.n_tok; ++i) {
+        if (k.int_act) {
+          const ActRow a = act_view(p.act.data() + i * p.act_stride, cols);
+          for (int64_t c = 0; c < cols; ++c) xrow[c] = a.d[c / 32] * a.q[c];
+        } else {
+          std::copy(p.x.begin() + i * cols, p.x.begin() + (i + 1) * cols, xrow.begin());
+        }
+        double s = 0, mag = 0;
+        for (int64_t c = 0; c < cols; ++c) s += static_cast<double>(wrow[c]) * xrow[c], mag += std::fabs(static_cast<double>(wrow[c]) * xrow[c]);
+        ASSERT_NEAR(y[i * p.rows + r], s, 1e-5 * mag + 1e-6) << type_name(t) << " cols " << cols << " row " << r;
+      }
+    }
+  }
+}
+
+// 2. SIMD == scalar on odd shapes and token counts
+TEST_P(Kernels, SimdMatchesReference) {
+  const DType t = GetParam();
+  std::mt19937 rng(99 + static_cast<int>(t));
+  int checked = 0;
+  for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
+    if (isa > best_isa()) continue;
+    Isa used;
+    for (int trial = 0; trial < 6; ++trial) {
+      const int64_t qk = std::max<int64_t>(block_of(t), 32);
+      std::uniform_int_distribution<int64_t> nb(1, 5), nr(1, 23), nt(1, 9);
+      int64_t cols = qk * nb(rng);
+      if (!kernel_for(t, Isa::Scalar).int_act && trial % 2) cols += 3;  // float kernels have scalar tails
+      Problem p = make(t, nr(rng), cols, nt(rng), rng, isa);
+      const auto ref = run(p, Isa::Scalar);
+      const auto got = run(p, isa, &used);
+      if (used != isa) break;  // no specialised kernel for this type on this ISA: nothing to compare
+      for (size_t i = 0; i < ref.size(); ++i)
+        ASSERT_NEAR(got[i], ref[i], 2e-4 * (std::fabs(ref[i]) + 1.0f))
+            << type_name(t) << " " << isa_name(isa) << " rows " << p.rows << " cols " << cols << " tokens " << p.n_tok;
+      ++checked;
+    }
+  }
+  RecordProperty("simd_cases", checked);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllTypes, Kernels, ::testing::ValuesIn(kTypes),
+                         [](const ::testing::TestParamInfo<DType>& p) { return std::string(type_name(p.param)); });
+
+// 3. activation quantizers: SIMD bit-identical to the reference, for both kinds
+TEST(ActQuant, SimdIsBitIdenticalToReference) {
+  std::mt19937 rng(7);
+  for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
+    if (isa > best_isa()) continue;
+    for (ActKind kind : {ActKind::Q8_0, ActKind::Q8_K}) {
+      for (int64_t n : {256, 512, 2048}) {
+        auto x = random_acts(2, n, rng);
+        x[5] = 1e-30f;
+        std::vector<uint8_t> a(act_row_bytes(n)), b(act_row_bytes(n));
+        for (int row = 0; row < 2; ++row) {
+          quantize_act_ref(x.data() + row * n, n, a.data(), kind);
+          quantize_act_for(isa)(x.data() + row * n, n, b.data(), kind);
+          ASSERT_EQ(0, std::memcmp(a.data(), b.data(), a.size())) << isa_name(isa) << " n " << n << " row " << row;
+        }
+      }
+    }
+  }
+}
+
+TEST(ActQuant, Q8KMatchesLlamaCppRule) {
+  // iscale = -127 / (the first element of largest magnitude); q = min(127, round(iscale * x))
+  std::vector<float> x(256, 0.0f);
+  x[3] = 2.0f;
+  x[9] = -2.0f;
+  x[10] = 1.0f;
+  std::vector<uint8_t> a(act_row_bytes(256));
+  quantize_act_ref(x.data(), 256, a.data(), ActKind::Q8_K);
+  const ActRow r = act_view(a.data(), 256);
+  EXPECT_EQ(r.q[3], -127);
+  EXPECT_EQ(r.q[9], 127);
+  EXPECT_EQ(r.q[10], -64);  // -63.5 rounds to even
+  EXPECT_FLOAT_EQ(r.d[0] * r.q[3], 2.0f);
+  EXPECT_EQ(r.bsum[0], -127 + 127 - 64);
+}
+
+}  // namespace
