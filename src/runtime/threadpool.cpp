@@ -68,7 +68,12 @@ void ThreadPool::run(int64_t n, RangeFn fn, int64_t grain) {
   }
   if (sleepers_.load() > 0) cv_.notify_all();
   do_chunk(0);
-  while (pending_.load(std::memory_order_acquire) != 0) MINNOW_PAUSE();
+  // Spin briefly (the usual case: workers finish within microseconds), then yield so that a worker
+  // the OS has not scheduled yet (other processes on the same cores) can run.
+  for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
+    if (spins < 4000) MINNOW_PAUSE();
+    else std::this_thread::yield();
+  }
   job_ = nullptr;
 }
 
@@ -76,9 +81,12 @@ void ThreadPool::worker(int index) {
   uint64_t seen = 0;
   for (;;) {
     // Spin a while for the next job, then sleep.
+    // Spin on the next job for a while (decode issues them back to back), yielding now and then so
+    // an oversubscribed machine is not starved, then sleep.
     int spins = 0;
-    while (epoch_.load(std::memory_order_acquire) == seen && spins < 200000) {
-      MINNOW_PAUSE();
+    while (epoch_.load(std::memory_order_acquire) == seen && spins < 100000) {
+      if (spins % 1024 == 1023) std::this_thread::yield();
+      else MINNOW_PAUSE();
       ++spins;
     }
     if (epoch_.load(std::memory_order_acquire) == seen) {
