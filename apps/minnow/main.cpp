@@ -14,7 +14,9 @@
 #include "model/model.h"
 #include "runtime/session.h"
 #include "sample/sampler.h"
+#include "tools/bench.h"
 #include "tools/info.h"
+#include "tools/synth.h"
 
 using namespace minnow;
 
@@ -41,6 +43,25 @@ std::vector<int32_t> parse_token_list(const std::string& s) {
   }
   if (ids.empty()) fail("--tokens: no token ids given");
   return ids;
+}
+
+std::vector<int> parse_int_list(const std::string& s, const char* what) {
+  std::vector<int> v;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    size_t used = 0;
+    long long x = 0;
+    try {
+      x = std::stoll(item, &used);
+    } catch (...) {
+      used = 0;
+    }
+    if (used == 0 || used != item.size() || x < 0 || x > 1000000) fail(what, ": '", item, "' is not a valid number");
+    v.push_back(static_cast<int>(x));
+  }
+  if (v.empty()) fail(what, ": no values given");
+  return v;
 }
 
 std::unique_ptr<Model> load_model(const std::string& path, bool verbose) {
@@ -186,6 +207,25 @@ int main(int argc, char** argv) {
   tokenize->add_option("--file", file, "read the text from a file");
   tokenize->add_option("text", text, "text to tokenize");
 
+  std::string like, qtype, bench_p = "512", bench_n = "128", bench_t;
+  int reps = 5;
+  bool json = false, membw = false;
+  uint64_t synth_seed = 1;
+  auto* synth = app.add_subcommand("synth", "Write a GGUF shaped exactly like a real model, with random weights");
+  synth->add_option("--like", like, "model to imitate")->required();
+  synth->add_option("--type", qtype, "weight type mix, e.g. Q4_K_M, Q8_0, F16")->required();
+  synth->add_option("-o,--output", out_path, "output GGUF")->required();
+  synth->add_option("--seed", synth_seed, "random seed");
+
+  auto* bench = app.add_subcommand("bench", "Measure prompt processing and generation speed (like llama-bench)");
+  bench->add_option("-m,--model", model_path, "GGUF file")->required();
+  bench->add_option("-p,--n-prompt", bench_p, "prompt lengths, comma-separated (0: skip)");
+  bench->add_option("-n,--n-gen", bench_n, "generation lengths, comma-separated (0: skip)");
+  bench->add_option("-t,--threads", bench_t, "thread counts, comma-separated (default: physical cores)");
+  bench->add_option("-r,--repetitions", reps, "repetitions per test")->check(CLI::Range(1, 1000));
+  bench->add_flag("--json", json, "print a JSON array with llama-bench's field names");
+  bench->add_flag("--membw", membw, "measure read bandwidth and report decode against the bandwidth bound");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -211,6 +251,24 @@ int main(int argc, char** argv) {
       return cmd_run(model_path, prompt, n_predict, sp, threads, ignore_eos, !quiet);
     }
     if (*logits) return cmd_logits(model_path, tokens, out_path, threads);
+    if (*synth) {
+      tools::synth(like, qtype, out_path, synth_seed);
+      return 0;
+    }
+    if (*bench) {
+      tools::BenchOptions o;
+      o.model = model_path;
+      o.n_prompt = parse_int_list(bench_p, "-p");
+      o.n_gen = parse_int_list(bench_n, "-n");
+      if (!bench_t.empty()) o.threads = parse_int_list(bench_t, "-t");
+      for (int t : o.threads)
+        if (t < 1 || t > 1024) fail("-t: thread counts must be 1 to 1024");
+      o.reps = reps;
+      o.json = json;
+      o.membw = membw;
+      tools::bench(o);
+      return 0;
+    }
     if (*tokenize) {
       if (file.empty() && text.empty() && tokenize->count("text") == 0) fail("tokenize: give TEXT or --file PATH");
       return cmd_tokenize(model_path, text, file, no_bos);

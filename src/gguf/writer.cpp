@@ -150,6 +150,18 @@ void Writer::add_tensor(const std::string& name, DType type, std::vector<int64_t
   tensors_.push_back({name, type, std::move(ne), std::vector<uint8_t>(p, p + bytes)});
 }
 
+void Writer::add_tensor(const std::string& name, DType type, std::vector<int64_t> ne, std::vector<uint8_t>&& data) {
+  const TypeInfo* ti = type_info(static_cast<uint32_t>(type));
+  if (!ti) fail("gguf writer: tensor '", name, "' has an unknown type");
+  int64_t n = 1;
+  for (int64_t d : ne) n *= d;
+  if (ne.empty() || ne.size() > 4 || ne[0] % ti->block_size != 0 ||
+      static_cast<size_t>(n / ti->block_size * ti->type_size) != data.size())
+    fail("gguf writer: tensor '", name, "' has data that does not fit its shape and type");
+  remove_tensor(name);
+  tensors_.push_back({name, type, std::move(ne), std::move(data)});
+}
+
 void Writer::remove_tensor(const std::string& name) {
   for (size_t i = 0; i < tensors_.size(); ++i)
     if (tensors_[i].name == name) {
@@ -159,6 +171,15 @@ void Writer::remove_tensor(const std::string& name) {
 }
 
 std::vector<uint8_t> Writer::serialize() const {
+  std::vector<uint8_t> b = header();
+  for (const auto& t : tensors_) {
+    b.insert(b.end(), t.data.begin(), t.data.end());
+    b.resize((b.size() + alignment_ - 1) / alignment_ * alignment_, 0);
+  }
+  return b;
+}
+
+std::vector<uint8_t> Writer::header() const {
   std::vector<uint8_t> b;
   put_raw<uint32_t>(b, 0x46554747u);
   put_raw<uint32_t>(b, 3);
@@ -185,23 +206,26 @@ std::vector<uint8_t> Writer::serialize() const {
     offset += (t.data.size() + alignment_ - 1) / alignment_ * alignment_;
   }
   b.resize((b.size() + alignment_ - 1) / alignment_ * alignment_, 0);
-  for (const auto& t : tensors_) {
-    b.insert(b.end(), t.data.begin(), t.data.end());
-    b.resize((b.size() + alignment_ - 1) / alignment_ * alignment_, 0);
-  }
   return b;
 }
 
 void Writer::write(const std::string& path) const {
-  const std::vector<uint8_t> bytes = serialize();
   const std::string tmp = path + ".tmp";
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
   if (!f) fail(path, ": cannot open for writing: ", std::strerror(errno));
-  const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+  const std::vector<uint8_t> head = header();
+  bool ok = std::fwrite(head.data(), 1, head.size(), f) == head.size();
+  static const uint8_t zeros[65536] = {};
+  for (const auto& t : tensors_) {
+    if (!ok) break;
+    ok = std::fwrite(t.data.data(), 1, t.data.size(), f) == t.data.size();
+    const size_t pad = (alignment_ - t.data.size() % alignment_) % alignment_;
+    if (ok && pad) ok = std::fwrite(zeros, 1, pad, f) == pad;
+  }
   const bool closed = std::fclose(f) == 0;
   if (!ok || !closed) {
     std::remove(tmp.c_str());
-    fail(path, ": write failed");
+    fail(path, ": write failed (disk full?)");
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     std::remove(tmp.c_str());

@@ -29,11 +29,13 @@ class Writer {
 
   // ne: up to 4 dims, ne[0] = row length. `data` must hold the type's byte size for that shape.
   void add_tensor(const std::string& name, DType type, std::vector<int64_t> ne, const void* data, size_t bytes);
+  void add_tensor(const std::string& name, DType type, std::vector<int64_t> ne, std::vector<uint8_t>&& data);
   void remove_tensor(const std::string& name);
 
   // Serialises everything; throws minnow::Error on I/O failure (the target is then untouched).
   void write(const std::string& path) const;
   std::vector<uint8_t> serialize() const;
+  std::vector<uint8_t> header() const;  // everything before the tensor data, padded
 
  private:
   struct Entry { std::string key; std::vector<uint8_t> bytes; };  // bytes = type + value
