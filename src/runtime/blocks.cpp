@@ -114,7 +114,8 @@ void rope(Session& s, float* x, int32_t n_heads, int32_t layer) {
   // Same float recurrence as ggml's rope cache: theta_i = p * base^(-2i/n_rot), divided by freq factor,
   // times freq_scale (linear scaling). No YaRN here (ext_factor 0).
   const float theta_scale = std::pow(lc.rope_freq_base, -2.0f / static_cast<float>(n_rot));
-  std::vector<float> cs(n_rot);
+  thread_local std::vector<float> cs;  // reused: no allocation per token
+  cs.resize(static_cast<size_t>(n_rot));
   for (int32_t t = 0; t < s.n_tokens; ++t) {
     float theta = static_cast<float>(s.pos0 + t);
     for (int32_t i0 = 0; i0 < n_rot; i0 += 2) {
