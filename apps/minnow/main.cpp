@@ -10,11 +10,15 @@
 #include <map>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "common/error.h"
 #include "model/model.h"
 #include "runtime/session.h"
 #include "sample/sampler.h"
 #include "tools/bench.h"
+#include "tools/chat.h"
+#include "tools/template_tool.h"
 #include "tools/info.h"
 #include "tools/synth.h"
 
@@ -148,7 +152,8 @@ int cmd_logits(const std::string& model_path, const std::string& tokens, const s
   return 0;
 }
 
-int cmd_tokenize(const std::string& model_path, const std::string& text, const std::string& file, bool no_bos) {
+int cmd_tokenize(const std::string& model_path, const std::string& text, const std::string& file, bool no_bos,
+                 bool special, bool show) {
   std::string input = text;
   if (!file.empty()) {
     std::ifstream f(file, std::ios::binary);
@@ -156,7 +161,16 @@ int cmd_tokenize(const std::string& model_path, const std::string& text, const s
     input.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
   }
   auto model = Model::load(model_path, /*vocab_only=*/true);
-  std::vector<int32_t> ids = model->tokenizer().encode(input, !no_bos);
+  const Tokenizer& tok = model->tokenizer();
+  std::vector<int32_t> ids = tok.encode(input, !no_bos, special);
+  if (show) {
+    // one token per line: id, then the piece as a JSON string (bytes that are not UTF-8 are escaped)
+    for (int32_t id : ids) {
+      const std::string piece = tok.token_to_piece(id, true);
+      std::printf("%6d %s\n", id, nlohmann::json(piece).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    }
+    return 0;
+  }
   std::string s = "[";
   for (size_t i = 0; i < ids.size(); ++i) s += (i ? ", " : "") + std::to_string(ids[i]);
   std::printf("%s]\n", s.c_str());
@@ -204,6 +218,9 @@ int main(int argc, char** argv) {
   auto* tokenize = app.add_subcommand("tokenize", "Print the token ids of a text as a JSON array");
   tokenize->add_option("-m,--model", model_path, "GGUF file (vocab-only files work)")->required();
   tokenize->add_flag("--no-bos", no_bos, "add no BOS/EOS");
+  bool special = false, show = false;
+  tokenize->add_flag("--special", special, "match special-token text (e.g. <|im_start|>) as those tokens");
+  tokenize->add_flag("--show", show, "print each token's piece, one token per line");
   tokenize->add_option("--file", file, "read the text from a file");
   tokenize->add_option("text", text, "text to tokenize");
 
@@ -225,6 +242,31 @@ int main(int argc, char** argv) {
   bench->add_option("-r,--repetitions", reps, "repetitions per test")->check(CLI::Range(1, 1000));
   bench->add_flag("--json", json, "print a JSON array with llama-bench's field names");
   bench->add_flag("--membw", membw, "measure read bandwidth and report decode against the bandwidth bound");
+
+  tools::ChatOptions chat_o;
+  std::string context_full = "stop";
+  auto* chat = app.add_subcommand("chat", "Chat in the terminal with the model's own chat template (stdin may be a pipe)");
+  chat->add_option("-m,--model", chat_o.model, "GGUF file")->required();
+  chat->add_option("--system", chat_o.system, "system message");
+  chat->add_option("--chat-template", chat_o.template_path, "a Jinja template file to use instead of the model's");
+  chat->add_option("-c,--ctx", chat_o.n_ctx, "context size in tokens (default: the model's, at most 4096)");
+  chat->add_option("-n,--n-predict", chat_o.n_predict, "most tokens per reply");
+  chat->add_option("--context-full", context_full, "when the context is full: stop (say so) or drop (the oldest turns)")
+      ->check(CLI::IsMember({"stop", "drop"}));
+  chat->add_option("--temp", chat_o.sampling.temp, "temperature (0: greedy)");
+  chat->add_option("--top-k", chat_o.sampling.top_k, "top-k (0: off)");
+  chat->add_option("--top-p", chat_o.sampling.top_p, "top-p (1: off)");
+  chat->add_option("--min-p", chat_o.sampling.min_p, "min-p (0: off)");
+  chat->add_option("--repeat-penalty", chat_o.sampling.repeat_penalty, "repetition penalty (1: off)");
+  int64_t chat_seed = -1;
+  chat->add_option("--seed", chat_seed, "random seed (-1: random)");
+  chat->add_option("-t,--threads", chat_o.threads, "threads")->check(CLI::Range(1, 1024));
+
+  std::string template_file, input_json;
+  auto* templ = app.add_subcommand("template", "Render a chat template over an input JSON, exactly as Hugging Face would");
+  templ->add_option("--template", template_file, "template file (.jinja)");
+  templ->add_option("-m,--model", model_path, "use this GGUF file's tokenizer.chat_template");
+  templ->add_option("--input", input_json, "JSON with messages, add_generation_prompt, bos_token, eos_token, date")->required();
 
   try {
     app.parse(argc, argv);
@@ -271,7 +313,19 @@ int main(int argc, char** argv) {
     }
     if (*tokenize) {
       if (file.empty() && text.empty() && tokenize->count("text") == 0) fail("tokenize: give TEXT or --file PATH");
-      return cmd_tokenize(model_path, text, file, no_bos);
+      return cmd_tokenize(model_path, text, file, no_bos, special, show);
+    }
+    if (*chat) {
+      chat_o.drop_oldest = context_full == "drop";
+      chat_o.sampling.seed_random = chat_seed < 0;
+      chat_o.sampling.seed = static_cast<uint64_t>(chat_seed);
+      return tools::chat(chat_o, std::cin, stdout);
+    }
+    if (*templ) {
+      if (template_file.empty() && model_path.empty()) fail("template: give --template FILE or -m MODEL");
+      const std::string out = tools::render_template_file(template_file, model_path, input_json);
+      std::fwrite(out.data(), 1, out.size(), stdout);
+      return 0;
     }
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "minnow: error: out of memory\n");

@@ -52,6 +52,17 @@ void Session::reserve(int32_t n) {
   reserved_ = n;
 }
 
+bool Session::truncate(int32_t n) {
+  if (n >= n_past_) return true;
+  for (int32_t il = 0; il < cfg.n_layer; ++il)
+    if (kv.capacity(il) < n_past_) {  // a ring buffer has wrapped: older positions may be gone
+      n_past_ = 0;
+      return false;
+    }
+  n_past_ = std::max(0, n);
+  return true;
+}
+
 const float* Session::eval(const int32_t* tokens, int32_t n, bool all_logits) {
   if (n <= 0) fail("nothing to evaluate: the batch is empty");
   if (n > kv.n_ctx() - n_past_)

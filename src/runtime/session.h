@@ -44,6 +44,9 @@ class Session {
   int32_t n_past() const { return n_past_; }
   int32_t n_ctx() const { return kv.n_ctx(); }
   void reset() { n_past_ = 0; }
+  // Forget every position from n on, keeping the cache before it (to reuse a shared prompt prefix).
+  // Returns false, and resets instead, where sliding-window layers may have overwritten what is kept.
+  bool truncate(int32_t n);
 
   // State the recipes work on (see runtime/blocks.h).
   const Model& model;

@@ -12,6 +12,11 @@
 //    std::regex: patterns with \p{..} classes on a "collapsed" text of one byte per code point (non-ASCII
 //    characters replaced by a byte per category), the rest on the code points with non-ASCII whitespace
 //    replaced by U+000B. PCRE2 (JIT) executes them; ECMAScript and PCRE agree on these patterns.
+//  - Merges are ranked by their line in tokenizer.ggml.merges (the first of duplicates wins); equal ranks go to
+//    the leftmost pair. A final symbol that is not a token is looked up byte by byte, and misses are dropped.
+//
+// Speed: the merge loop works on integer symbol ids (merge operands that are not tokens get ids past the
+// vocab), and each thread keeps a bounded word -> ids cache across calls, tied to one tokenizer instance.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -45,6 +50,8 @@ enum Flag : uint16_t {
 };
 
 uint16_t flags(uint32_t cp);
+const uint16_t* flag_table();  // flags of U+0000..U+10FFFF, indexable by code point
+inline size_t utf8_size(uint32_t cp) { return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4; }
 uint32_t to_lower(uint32_t cp);   // simple lowercase mapping
 uint32_t nfd_first(uint32_t cp);  // first code point of the canonical decomposition (llama.cpp's "NFD")
 
@@ -121,6 +128,7 @@ class BpeTokenizer final : public Tokenizer {
 
   Vocab vocab_;
   std::unique_ptr<PreTokenizer> pre_;
+  uint64_t instance_;  // distinct for every BpeTokenizer ever made (keys the per-thread word cache)
 
   // Symbols are identified by integer ids: vocab ids, then "virtual" ids (>= n_vocab) for merge operands
   // and results that are not tokens themselves, so the merge loop never touches strings.

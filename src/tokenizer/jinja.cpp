@@ -223,6 +223,12 @@ Value Value::undefined(std::string message) {
   return v;
 }
 
+Value Value::markup(std::string s) {
+  Value v(std::move(s));
+  v.markup_ = true;
+  return v;
+}
+
 Value Value::list(std::vector<Value> items) {
   Value v;
   v.kind_ = Kind::List;
@@ -235,6 +241,12 @@ Value Value::list(std::vector<Value> items) {
 Value Value::tuple(std::vector<Value> items) {
   Value v = list(std::move(items));
   std::get<std::shared_ptr<ListObj>>(v.v_)->tuple = true;
+  return v;
+}
+
+Value Value::generator(std::vector<Value> items) {
+  Value v = list(std::move(items));
+  std::get<std::shared_ptr<ListObj>>(v.v_)->generator = true;
   return v;
 }
 
@@ -302,6 +314,7 @@ Value Value::from_json(const nlohmann::json& j) { return from_json_impl(j); }
 Value Value::from_json(const nlohmann::ordered_json& j) { return from_json_impl(j); }
 
 bool Value::is_tuple() const { return kind_ == Kind::List && list_ptr()->tuple; }
+bool Value::is_generator() const { return kind_ == Kind::List && list_ptr()->generator; }
 
 double Value::as_float() const {
   if (kind_ == Kind::Float) return std::get<double>(v_);
@@ -325,7 +338,7 @@ bool Value::truthy() const {
     case Kind::Int: return as_int() != 0;
     case Kind::Float: return as_float() != 0.0;
     case Kind::String: return !as_string().empty();
-    case Kind::List: return !items().empty();
+    case Kind::List: return is_generator() || !items().empty();
     case Kind::Dict: return dict_obj().size() != 0;
     case Kind::Namespace: case Kind::Function: return true;
   }
@@ -339,8 +352,8 @@ std::string Value::type_name() const {
     case Kind::Bool: return "bool";
     case Kind::Int: return "int";
     case Kind::Float: return "float";
-    case Kind::String: return "str";
-    case Kind::List: return is_tuple() ? "tuple" : "list";
+    case Kind::String: return markup_ ? "Markup" : "str";
+    case Kind::List: return is_generator() ? "generator" : is_tuple() ? "tuple" : "list";
     case Kind::Dict: return "dict";
     case Kind::Namespace: return "Namespace";
     case Kind::Function: return "function";
@@ -366,12 +379,18 @@ static void append_dict_repr(const DictObj& d, std::string& out) {
 static void append_repr(const Value& v, std::string& out) {
   switch (v.kind()) {
     case Value::Kind::String:
+      if (v.is_markup()) out += "Markup(";
       out += py_str_repr(v.as_string());
+      if (v.is_markup()) out += ")";
       return;
     case Value::Kind::Undefined:
       out += "Undefined";
       return;
     case Value::Kind::List: {
+      if (v.is_generator()) {
+        out += "<generator object>";
+        return;
+      }
       const bool tup = v.is_tuple();
       out += tup ? '(' : '[';
       const auto& items = v.items();
@@ -399,7 +418,10 @@ std::string Value::str() const {
     case Kind::Int: return std::to_string(as_int());
     case Kind::Float: return py_float_repr(as_float());
     case Kind::String: return as_string();
-    case Kind::List: case Kind::Dict: {
+    case Kind::List:
+      if (is_generator()) return "<generator object>";
+      [[fallthrough]];
+    case Kind::Dict: {
       std::string out;
       append_repr(*this, out);
       return out;
@@ -430,6 +452,7 @@ bool Value::equals(const Value& o) const {
     case Kind::Undefined: case Kind::None: return true;
     case Kind::String: return as_string() == o.as_string();
     case Kind::List: {
+      if (is_generator() || o.is_generator()) return list_ptr() == o.list_ptr();
       if (is_tuple() != o.is_tuple()) return false;
       const auto& a = items();
       const auto& b = o.items();
@@ -567,6 +590,7 @@ static void json_dump(const Value& v, const JsonOptions& o, const std::string* i
     }
     case Value::Kind::String: json_string(v.as_string(), o.ensure_ascii, out); return;
     case Value::Kind::List: {
+      if (v.is_generator()) raise("Object of type generator is not JSON serializable");
       const auto& items = v.items();
       if (items.empty()) {
         out += "[]";

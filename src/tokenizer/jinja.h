@@ -59,10 +59,13 @@ class Value {
   static Value none() { return Value(nullptr); }
   static Value list(std::vector<Value> items);
   static Value tuple(std::vector<Value> items);
+  static Value generator(std::vector<Value> items);
   static Value dict(std::shared_ptr<DictObj> d);
   static Value new_dict();
   static Value new_namespace();
   static Value function(std::string name, NativeFn fn);
+  // A markupsafe.Markup string (what |safe and |escape return): + and % escape the plain operand.
+  static Value markup(std::string s);
   // JSON object key order is kept (use nlohmann::ordered_json to keep the order of the input).
   static Value from_json(const nlohmann::json& j);
   static Value from_json(const nlohmann::ordered_json& j);
@@ -75,8 +78,10 @@ class Value {
   bool is_float() const { return kind_ == Kind::Float; }
   bool is_number() const { return kind_ == Kind::Int || kind_ == Kind::Float || kind_ == Kind::Bool; }
   bool is_string() const { return kind_ == Kind::String; }
+  bool is_markup() const { return markup_; }
   bool is_list() const { return kind_ == Kind::List; }  // list or tuple
   bool is_tuple() const;
+  bool is_generator() const;
   bool is_dict() const { return kind_ == Kind::Dict; }
   bool is_namespace() const { return kind_ == Kind::Namespace; }
   bool is_function() const { return kind_ == Kind::Function; }
@@ -103,6 +108,7 @@ class Value {
 
  private:
   Kind kind_ = Kind::Undefined;
+  bool markup_ = false;
   std::variant<std::monostate, bool, int64_t, double, std::string, std::shared_ptr<ListObj>,
                std::shared_ptr<DictObj>, std::shared_ptr<FuncObj>>
       v_;
@@ -111,6 +117,9 @@ class Value {
 struct ListObj {
   std::vector<Value> items;
   bool tuple = false;
+  // The result of a filter that returns a Python generator (map, select, selectattr, items, ...):
+  // always truthy, has no len(), can't be indexed, isn't JSON serializable (as in jinja2).
+  bool generator = false;
 };
 
 // Insertion-ordered dict (also the attribute store of a namespace).
@@ -129,6 +138,7 @@ struct DictObj {
 struct FuncObj {
   std::string name;
   NativeFn fn;
+  std::shared_ptr<DictObj> attrs;  // attributes (the `loop` object's index, first, ...), may be null
 };
 
 // json.dumps(v, ensure_ascii=..., indent=..., separators=..., sort_keys=...) as Python writes it.

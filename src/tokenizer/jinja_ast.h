@@ -119,10 +119,15 @@ struct Stmt {
   std::vector<ExprPtr> defaults;  // defaults for the last defaults.size() params
   bool uses_caller = false, uses_varargs = false, uses_kwargs = false;
   std::vector<std::pair<Target, ExprPtr>> assigns;  // With
+  // Names that start Undefined in the scope this statement opens (each loop iteration, macro
+  // call, ...), and in a For's else block: jinja2 resolves names statically, so a name assigned
+  // in a scope shadows outer and context values from the scope's start (see analyze_scopes).
+  std::vector<std::string> undefined_init, else_undefined_init;
 };
 
 struct TemplateImpl {
   Body body;
+  std::vector<std::string> undefined_init;  // the template's top-level scope
 };
 
 // Parses the token stream (checks filter and test names as jinja2 does at compile time).

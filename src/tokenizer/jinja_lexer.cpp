@@ -7,6 +7,7 @@
 // - trim_blocks: `%}` and `#}` eat one \n right after them (not `}}`, not `+%}`).
 // - lstrip_blocks: spaces/tabs between the start of a line and `{%` / `{#` are removed (not before
 //   `{{`, not for `{%+`). "Start of a line" includes right after a tag whose match ended in \n.
+//   ("Spaces" are Python's \s: Unicode whitespace, as jinja2's whitespace_re.fullmatch.)
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -69,10 +70,15 @@ struct Lexer {
       const size_t nl = text.rfind('\n');
       const size_t l_pos = nl == std::string::npos ? 0 : nl + 1;
       if (l_pos > 0 || line_starting) {
-        bool only_blank = true;
-        for (size_t i = l_pos; i < text.size(); ++i)
-          if (text[i] != ' ' && text[i] != '\t') only_blank = false;
-        if (only_blank) text.resize(l_pos);
+        // Only (Unicode) whitespace between the line start and the tag: strip it.
+        bool only_space = true;
+        for (size_t i = l_pos; i < text.size();) {
+          if (!py_isspace(utf8_next(text, i))) {
+            only_space = false;
+            break;
+          }
+        }
+        if (only_space) text.resize(l_pos);
       }
     }
     return text;

@@ -2,6 +2,8 @@
 // producing the tree in jinja_ast.h. Unknown filters and tests fail here, as jinja2 fails at
 // compile time, even on a path that never runs.
 #include <functional>
+#include <map>
+#include <set>
 
 #include "tokenizer/jinja_ast.h"
 
@@ -746,7 +748,10 @@ class Parser {
       if (!start_inline) next();
       const Token t = cur();
       std::string name = expect_name();
-      while (skip_op(".")) name += "." + expect_name();
+      while (skip_op(".")) {
+      name += '.';
+      name += expect_name();
+    }
       if (!is_filter_name(name)) fail("unknown filter '" + name + "'", t.line);
       auto e = make(ExprKind::Filter, t.line);
       e->a = std::move(node);
@@ -763,7 +768,10 @@ class Parser {
     const bool negated = skip_name("not");
     const Token t = cur();
     std::string name = expect_name();
-    while (skip_op(".")) name += "." + expect_name();
+    while (skip_op(".")) {
+      name += '.';
+      name += expect_name();
+    }
     if (!is_test_name(name)) fail("unknown test '" + name + "'", t.line);
     auto e = make(ExprKind::Test, line);
     e->a = std::move(node);
@@ -788,12 +796,218 @@ class Parser {
   }
 };
 
+// ---- scope analysis ------------------------------------------------------------------------------
+//
+// A port of jinja2's idtracking (Symbols, FrameSymbolVisitor, RootVisitor). jinja2 compiles every
+// name to a Python local of some frame (template, loop body, macro, ...) or to a context lookup.
+// A name a frame assigns is local to that frame from the frame's start, and it starts as:
+//   - the outer frame's value, when an outer frame references the name (alias), else
+//   - the context value, when the frame reads the name before assigning it (resolve), else
+//   - *undefined* (even when the context has the name).
+// Only the last case differs from looking names up through the scope chain at run time, so all
+// the evaluator needs is the list of names that start Undefined in each frame.
+
+enum class Load : uint8_t { Param, Resolve, Alias, Undefined };
+
+struct Symbols {
+  const Symbols* parent = nullptr;
+  std::map<std::string, Load> refs;
+  std::set<std::string> stores;
+
+  bool find_ref(const std::string& n) const {
+    for (const Symbols* s = this; s; s = s->parent)
+      if (s->refs.count(n)) return true;
+    return false;
+  }
+  void store(const std::string& n) {
+    stores.insert(n);
+    if (!refs.count(n)) refs[n] = (parent && parent->find_ref(n)) ? Load::Alias : Load::Undefined;
+  }
+  void param(const std::string& n) {
+    stores.insert(n);
+    refs[n] = Load::Param;
+  }
+  void load(const std::string& n) {
+    if (!find_ref(n)) refs[n] = Load::Resolve;
+  }
+  // After an if: a name assigned in only some branches starts as the outer/context value.
+  void branch_update(const std::vector<Symbols>& branches) {
+    std::map<std::string, size_t> counts;
+    for (const auto& b : branches)
+      for (const auto& t : b.stores)
+        if (!stores.count(t)) ++counts[t];
+    for (const auto& b : branches) {
+      for (const auto& [k, v] : b.refs) refs[k] = v;
+      stores.insert(b.stores.begin(), b.stores.end());
+    }
+    for (const auto& [name, n] : counts) {
+      if (n == branches.size()) continue;
+      refs[name] = (parent && parent->find_ref(name)) ? Load::Alias : Load::Resolve;
+    }
+  }
+  std::vector<std::string> undefined_names() const {
+    std::vector<std::string> out;
+    for (const auto& [k, v] : refs)
+      if (v == Load::Undefined) out.push_back(k);
+    return out;
+  }
+};
+
+void load_names(const Expr* e, Symbols& s) {
+  if (!e) return;
+  if (e->kind == ExprKind::Name) s.load(e->name);
+  // Children in jinja2's field order (the order matters only for load-before-store).
+  load_names(e->a.get(), s);
+  load_names(e->b.get(), s);
+  load_names(e->c.get(), s);
+  for (const auto& x : e->args) load_names(x.get(), s);
+  for (const auto& kv : e->kwargs) load_names(kv.second.get(), s);
+  load_names(e->dyn_args.get(), s);
+  load_names(e->dyn_kwargs.get(), s);
+}
+
+void store_target(const Target& t, Symbols& s, bool as_param) {
+  switch (t.kind) {
+    case Target::Kind::Name:
+      if (as_param) s.param(t.name);
+      else s.store(t.name);
+      return;
+    case Target::Kind::Attr:
+      s.load(t.name);  // `set ns.attr = ...` reads ns
+      return;
+    case Target::Kind::Tuple:
+      for (const auto& x : t.items) store_target(x, s, as_param);
+      return;
+  }
+}
+
+void visit_stmts(const Body& body, Symbols& s);
+
+// FrameSymbolVisitor: a statement as seen from the frame that contains it.
+void visit_stmt(const Stmt& st, Symbols& s) {
+  switch (st.kind) {
+    case StmtKind::Data: case StmtKind::Break: case StmtKind::Continue:
+      return;
+    case StmtKind::Print:
+      load_names(st.expr.get(), s);
+      return;
+    case StmtKind::If: {
+      // jinja2's If(test, body, elif_=[If...], else_): each branch on a copy, then merged.
+      load_names(st.branches[0].first.get(), s);
+      std::vector<Symbols> branches(3, s);
+      visit_stmts(st.branches[0].second, branches[0]);
+      for (size_t k = 1; k < st.branches.size(); ++k) {
+        Symbols& e = branches[1];
+        load_names(st.branches[k].first.get(), e);
+        std::vector<Symbols> sub(3, e);
+        visit_stmts(st.branches[k].second, sub[0]);
+        e.branch_update(sub);
+      }
+      visit_stmts(st.else_body, branches[2]);
+      s.branch_update(branches);
+      return;
+    }
+    case StmtKind::For:
+      load_names(st.expr.get(), s);
+      return;
+    case StmtKind::Set:
+      load_names(st.expr.get(), s);
+      store_target(st.target, s, false);
+      return;
+    case StmtKind::SetBlock:
+      store_target(st.target, s, false);
+      return;
+    case StmtKind::Macro:
+      s.store(st.name);
+      return;
+    case StmtKind::CallBlock:
+      load_names(st.expr.get(), s);
+      return;
+    case StmtKind::FilterBlock:
+      load_names(st.expr.get(), s);
+      return;
+    case StmtKind::With:
+      for (const auto& a : st.assigns) load_names(a.second.get(), s);
+      return;
+  }
+}
+
+void visit_stmts(const Body& body, Symbols& s) {
+  for (const auto& st : body) visit_stmt(*st, s);
+}
+
+void analyze_nested(Body& body, const Symbols& frame);
+
+// RootVisitor: analyzes the frame a statement opens, then the frames nested in it.
+void analyze_frame(Stmt& st, const Symbols& outer) {
+  Symbols f;
+  f.parent = &outer;
+  auto signature = [&]() {
+    for (const auto& p : st.params) f.param(p);
+    for (const auto& d : st.defaults) load_names(d.get(), f);
+  };
+  switch (st.kind) {
+    case StmtKind::For: {
+      store_target(st.target, f, true);
+      visit_stmts(st.body, f);
+      st.undefined_init = f.undefined_names();
+      analyze_nested(st.body, f);
+      Symbols e;
+      e.parent = &outer;
+      visit_stmts(st.else_body, e);
+      st.else_undefined_init = e.undefined_names();
+      analyze_nested(st.else_body, e);
+      return;
+    }
+    case StmtKind::Macro:
+    case StmtKind::CallBlock:
+      signature();
+      visit_stmts(st.body, f);
+      break;
+    case StmtKind::FilterBlock:
+      visit_stmts(st.body, f);
+      load_names(st.expr.get(), f);
+      break;
+    case StmtKind::SetBlock:
+      visit_stmts(st.body, f);
+      load_names(st.expr.get(), f);
+      break;
+    case StmtKind::With:
+      for (const auto& a : st.assigns) store_target(a.first, f, true);
+      visit_stmts(st.body, f);
+      break;
+    default:
+      return;
+  }
+  st.undefined_init = f.undefined_names();
+  analyze_nested(st.body, f);
+}
+
+void analyze_nested(Body& body, const Symbols& frame) {
+  for (auto& st : body) {
+    if (st->kind == StmtKind::If) {
+      for (auto& br : st->branches) analyze_nested(br.second, frame);
+      analyze_nested(st->else_body, frame);
+    } else {
+      analyze_frame(*st, frame);
+    }
+  }
+}
+
+void analyze_scopes(TemplateImpl& t) {
+  Symbols root;
+  visit_stmts(t.body, root);
+  t.undefined_init = root.undefined_names();
+  analyze_nested(t.body, root);
+}
+
 }  // namespace
 
 std::shared_ptr<TemplateImpl> parse(std::vector<Token> tokens) {
   Parser p(std::move(tokens));
   auto impl = std::make_shared<TemplateImpl>();
   impl->body = p.parse_template();
+  analyze_scopes(*impl);
   return impl;
 }
 

@@ -3,7 +3,9 @@
 
 #include "common/error.h"
 #include "gguf/gguf.h"
+#include "tokenizer/bpe.h"
 #include "tokenizer/spm.h"
+#include "tokenizer/wpm.h"
 
 namespace minnow {
 
@@ -15,9 +17,11 @@ std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const gguf::File& file) {
   const std::string model(v->str);
 
   if (model == "llama") return std::make_unique<tok::SpmTokenizer>(file);
-  if (model == "gpt2" || model == "bert" || model == "t5" || model == "rwkv" || model == "plamo2")
-    fail(file.path(), ": unsupported tokenizer kind \"", model, "\" (only \"llama\" SentencePiece vocabs are supported "
-         "so far; BPE, WordPiece and the others arrive later)");
+  if (model == "gpt2") return std::make_unique<tok::BpeTokenizer>(file);
+  if (model == "bert") return std::make_unique<tok::WpmTokenizer>(file);
+  if (model == "t5" || model == "rwkv" || model == "plamo2")
+    fail(file.path(), ": unsupported tokenizer kind \"", model, "\" (supported: \"llama\" SentencePiece, \"gpt2\" "
+         "byte-level BPE, \"bert\" WordPiece)");
   if (model == "no_vocab" || model == "none")
     fail(file.path(), ": the model has no vocabulary (tokenizer.ggml.model = \"", model, "\")");
   fail(file.path(), ": unknown tokenizer kind \"", model, "\" in tokenizer.ggml.model");
