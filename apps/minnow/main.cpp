@@ -18,6 +18,7 @@
 #include "sample/sampler.h"
 #include "tools/bench.h"
 #include "tools/chat.h"
+#include "tools/perplexity.h"
 #include "tools/template_tool.h"
 #include "tools/info.h"
 #include "tools/synth.h"
@@ -268,6 +269,16 @@ int main(int argc, char** argv) {
   templ->add_option("-m,--model", model_path, "use this GGUF file's tokenizer.chat_template");
   templ->add_option("--input", input_json, "JSON with messages, add_generation_prompt, bos_token, eos_token, date")->required();
 
+  tools::PerplexityOptions ppl;
+  auto* perplexity = app.add_subcommand("perplexity", "Perplexity over a text file, and KL divergence against a base model's logits");
+  perplexity->add_option("-m,--model", ppl.model, "GGUF file")->required();
+  perplexity->add_option("-f,--file", ppl.text_file, "text file");
+  perplexity->add_option("-c,--ctx", ppl.n_ctx, "tokens per chunk (default 512, at most the model's context)");
+  perplexity->add_option("--chunks", ppl.n_chunks, "evaluate only the first N chunks");
+  perplexity->add_option("--save-logits", ppl.save_logits, "save this model's log-probabilities for later --kl-base");
+  perplexity->add_option("--kl-base", ppl.kl_base, "compare with a base model's saved log-probabilities (KLD, top-token agreement)");
+  perplexity->add_option("-t,--threads", ppl.threads, "threads")->check(CLI::Range(1, 1024));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -314,6 +325,11 @@ int main(int argc, char** argv) {
     if (*tokenize) {
       if (file.empty() && text.empty() && tokenize->count("text") == 0) fail("tokenize: give TEXT or --file PATH");
       return cmd_tokenize(model_path, text, file, no_bos, special, show);
+    }
+    if (*perplexity) {
+      const auto r = tools::perplexity(ppl);
+      std::fputs(tools::format_result(r).c_str(), stdout);
+      return 0;
     }
     if (*chat) {
       chat_o.drop_oldest = context_full == "drop";
