@@ -18,6 +18,8 @@
 #include "sample/sampler.h"
 #include "tools/bench.h"
 #include "tools/chat.h"
+#include "tools/quantize_tool.h"
+#include "tools/imatrix.h"
 #include "tools/perplexity.h"
 #include "tools/template_tool.h"
 #include "tools/info.h"
@@ -279,6 +281,20 @@ int main(int argc, char** argv) {
   perplexity->add_option("--kl-base", ppl.kl_base, "compare with a base model's saved log-probabilities (KLD, top-token agreement)");
   perplexity->add_option("-t,--threads", ppl.threads, "threads")->check(CLI::Range(1, 1024));
 
+  tools::ImatrixOptions imo;
+  auto* imat = app.add_subcommand("imatrix", "Collect an importance matrix over a text (llama.cpp's GGUF imatrix format)");
+  imat->add_option("-m,--model", imo.model, "GGUF file")->required();
+  imat->add_option("-f,--file", imo.text_file, "text file")->required();
+  imat->add_option("-o,--output", imo.output, "output imatrix GGUF")->required();
+  imat->add_option("-c,--ctx", imo.n_ctx, "tokens per chunk");
+  imat->add_option("--chunks", imo.n_chunks, "use only the first N chunks");
+  imat->add_option("-t,--threads", imo.threads, "threads")->check(CLI::Range(1, 1024));
+
+  auto* quant = app.add_subcommand(
+      "quantize", "Quantize a model: IN.gguf OUT.gguf TYPE [--imatrix F] [--tensor-type RE=TYPE] [--keep-output] "
+                  "[--allow-requantize] [-t N]");
+  quant->allow_extras()->set_help_flag();  // its own parser reads the arguments (and -h)
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -325,6 +341,11 @@ int main(int argc, char** argv) {
     if (*tokenize) {
       if (file.empty() && text.empty() && tokenize->count("text") == 0) fail("tokenize: give TEXT or --file PATH");
       return cmd_tokenize(model_path, text, file, no_bos, special, show);
+    }
+    if (*quant) return tools::run_quantize(quant->remaining());
+    if (*imat) {
+      tools::imatrix(imo);
+      return 0;
     }
     if (*perplexity) {
       const auto r = tools::perplexity(ppl);

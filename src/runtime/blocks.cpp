@@ -70,6 +70,7 @@ void rmsnorm_heads(Session& s, float* x, int32_t n_heads, int32_t head_dim, cons
 void linear(Session& s, const Tensor& w, const float* x, float* out, const Tensor& bias) {
   const MatView m = view(w);
   const int64_t n_tok = s.n_tokens;
+  if (s.observer && out != s.logits_out) s.observer(w, x, n_tok);
   const Kernel k = kernel_for(w.type);
   const void* act = x;
   size_t stride = static_cast<size_t>(m.cols) * sizeof(float);

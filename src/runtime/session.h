@@ -2,6 +2,7 @@
 // scratch activations of a batch. eval() runs the architecture's recipe over a batch of tokens.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "model/model.h"
@@ -61,6 +62,8 @@ class Session {
   // Activations, [n_tokens][width], sized for the largest batch seen.
   std::vector<float> x, h, q, k, v, att, gate, up, logits;
   std::vector<uint8_t> act_q;              // activations quantized for integer kernels
+  // Sees the input of every weight matrix product (not the output projection), e.g. for `imatrix`.
+  std::function<void(const Tensor& w, const float* x, int64_t n_tokens)> observer;
   std::vector<float> scratch_batch;         // recipe-specific batch buffer (fused projections)
   std::vector<std::vector<float>> scratch;  // per thread: dequantized rows, attention scores
 

@@ -813,6 +813,8 @@ BpeTokenizer::BpeTokenizer(const gguf::File& file) : instance_(++g_bpe_instances
     fail(path, ": ", e.what());
   }
 
+  uni::flag_table();  // build the shared Unicode table now rather than in the first encode
+
   VocabDefaults d;  // llama.cpp's defaults for LLAMA_VOCAB_TYPE_BPE
   d.bos = pre_->default_has_bos() ? 11 : -1;
   d.eos = 11;

@@ -229,10 +229,27 @@ Value Value::markup(std::string s) {
   return v;
 }
 
+static uint32_t checked_depth(uint32_t d) {
+  if (d > Value::kMaxDepth) raise("value nested too deeply (more than " + std::to_string(Value::kMaxDepth) + " levels)");
+  return d;
+}
+
+uint32_t Value::depth() const {
+  switch (kind_) {
+    case Kind::List: return list_ptr()->depth;
+    case Kind::Dict: case Kind::Namespace: return dict_ptr()->depth;
+    case Kind::Function: return func().attrs ? func().attrs->depth : 0;
+    default: return 0;
+  }
+}
+
 Value Value::list(std::vector<Value> items) {
   Value v;
   v.kind_ = Kind::List;
   auto l = std::make_shared<ListObj>();
+  uint32_t d = 0;
+  for (const auto& x : items) d = std::max(d, x.depth());
+  l->depth = checked_depth(d + 1);
   l->items = std::move(items);
   v.v_ = std::move(l);
   return v;
@@ -277,7 +294,8 @@ Value Value::function(std::string name, NativeFn fn) {
 }
 
 template <class J>
-static Value from_json_impl(const J& j) {
+static Value from_json_impl(const J& j, uint32_t depth = 0) {
+  if (depth >= Value::kMaxDepth) fail("JSON input nested too deeply (more than ", Value::kMaxDepth, " levels)");
   switch (j.type()) {
     case nlohmann::json::value_t::null:
       return Value::none();
@@ -297,12 +315,12 @@ static Value from_json_impl(const J& j) {
     case nlohmann::json::value_t::array: {
       std::vector<Value> items;
       items.reserve(j.size());
-      for (const auto& e : j) items.push_back(from_json_impl(e));
+      for (const auto& e : j) items.push_back(from_json_impl(e, depth + 1));
       return Value::list(std::move(items));
     }
     case nlohmann::json::value_t::object: {
       auto d = std::make_shared<DictObj>();
-      for (auto it = j.begin(); it != j.end(); ++it) d->set(Value(it.key()), from_json_impl(it.value()));
+      for (auto it = j.begin(); it != j.end(); ++it) d->set(Value(it.key()), from_json_impl(it.value(), depth + 1));
       return Value::dict(std::move(d));
     }
     default:
@@ -361,22 +379,31 @@ std::string Value::type_name() const {
   return "object";
 }
 
-static void append_repr(const Value& v, std::string& out);
+// repr() of containers; `active` holds the containers being printed, so a namespace that
+// (indirectly) contains itself prints as {...} / [...] the way Python's reprlib guard does.
+static void append_repr(const Value& v, std::string& out, std::vector<const void*>& active);
 
-static void append_dict_repr(const DictObj& d, std::string& out) {
+static void append_dict_repr(const DictObj& d, std::string& out, std::vector<const void*>& active) {
+  if (std::find(active.begin(), active.end(), &d) != active.end()) {
+    out += "{...}";
+    return;
+  }
+  if (out.size() > kMaxValueBytes) raise("value too large to print");
+  active.push_back(&d);
   out += '{';
   bool first = true;
   for (const auto& [k, val] : d.entries) {
     if (!first) out += ", ";
     first = false;
-    append_repr(k, out);
+    append_repr(k, out, active);
     out += ": ";
-    append_repr(val, out);
+    append_repr(val, out, active);
   }
   out += '}';
+  active.pop_back();
 }
 
-static void append_repr(const Value& v, std::string& out) {
+static void append_repr(const Value& v, std::string& out, std::vector<const void*>& active) {
   switch (v.kind()) {
     case Value::Kind::String:
       if (v.is_markup()) out += "Markup(";
@@ -391,19 +418,32 @@ static void append_repr(const Value& v, std::string& out) {
         out += "<generator object>";
         return;
       }
+      const ListObj* l = v.list_ptr().get();
+      if (std::find(active.begin(), active.end(), l) != active.end()) {
+        out += "[...]";
+        return;
+      }
+      if (out.size() > kMaxValueBytes) raise("value too large to print");
+      active.push_back(l);
       const bool tup = v.is_tuple();
       out += tup ? '(' : '[';
       const auto& items = v.items();
       for (size_t i = 0; i < items.size(); ++i) {
         if (i) out += ", ";
-        append_repr(items[i], out);
+        append_repr(items[i], out, active);
       }
       if (tup && items.size() == 1) out += ',';
       out += tup ? ')' : ']';
+      active.pop_back();
       return;
     }
     case Value::Kind::Dict:
-      append_dict_repr(v.dict_obj(), out);
+      append_dict_repr(v.dict_obj(), out, active);
+      return;
+    case Value::Kind::Namespace:
+      out += "<Namespace ";
+      append_dict_repr(v.dict_obj(), out, active);
+      out += ">";
       return;
     default:
       out += v.str();
@@ -418,19 +458,7 @@ std::string Value::str() const {
     case Kind::Int: return std::to_string(as_int());
     case Kind::Float: return py_float_repr(as_float());
     case Kind::String: return as_string();
-    case Kind::List:
-      if (is_generator()) return "<generator object>";
-      [[fallthrough]];
-    case Kind::Dict: {
-      std::string out;
-      append_repr(*this, out);
-      return out;
-    }
-    case Kind::Namespace: {
-      std::string out = "<Namespace ";
-      append_dict_repr(dict_obj(), out);
-      return out + ">";
-    }
+    case Kind::List: case Kind::Dict: case Kind::Namespace: return repr();
     case Kind::Function: return "<function " + func().name + ">";
   }
   return "";
@@ -438,7 +466,8 @@ std::string Value::str() const {
 
 std::string Value::repr() const {
   std::string out;
-  append_repr(*this, out);
+  std::vector<const void*> active;
+  append_repr(*this, out, active);
   return out;
 }
 
@@ -523,6 +552,7 @@ const Value* DictObj::find(const Value& key) const {
 }
 
 void DictObj::set(const Value& key, Value value) {
+  depth = checked_depth(std::max({depth, key.depth() + 1, value.depth() + 1}));
   if (key.is_string()) {
     auto it = str_index_.find(std::string_view(key.as_string()));
     if (it != str_index_.end()) {

@@ -97,6 +97,11 @@ class Value {
   const std::shared_ptr<ListObj>& list_ptr() const { return std::get<std::shared_ptr<ListObj>>(v_); }
   FuncObj& func() const;
 
+  // Containers nest at most this deep (deeper fails), so printing, comparing and freeing them
+  // never recurses far.
+  static constexpr uint32_t kMaxDepth = 256;
+  uint32_t depth() const;  // 0 for scalars
+
   bool truthy() const;          // Python bool()
   std::string str() const;      // Python str(); Undefined prints as ""
   std::string repr() const;     // Python repr()
@@ -120,6 +125,7 @@ struct ListObj {
   // The result of a filter that returns a Python generator (map, select, selectattr, items, ...):
   // always truthy, has no len(), can't be indexed, isn't JSON serializable (as in jinja2).
   bool generator = false;
+  uint32_t depth = 1;  // nesting depth (1 + deepest item), bounded so that nothing recurses too deep
 };
 
 // Insertion-ordered dict (also the attribute store of a namespace).
@@ -130,6 +136,11 @@ struct DictObj {
   const Value* find(std::string_view key) const;
   void set(const Value& key, Value value);
   size_t size() const { return entries.size(); }
+  uint32_t depth = 1;  // nesting depth, as ListObj's (never decreases)
+  void clear() {
+    entries.clear();
+    str_index_.clear();
+  }
 
  private:
   std::map<std::string, size_t, std::less<>> str_index_;  // string keys -> position in entries

@@ -87,6 +87,7 @@ struct Expr {
   std::vector<ExprPtr> args;  // call arguments; List/Tuple items; Dict key,value,key,value...;
                               // Compare operands; Concat parts
   std::vector<CmpOp> cmp_ops;  // Compare: args[0] op[0] args[1] op[1] args[2] ...
+  uint32_t depth = 1;          // height of this subtree (bounded by the parser)
   std::vector<std::pair<std::string, ExprPtr>> kwargs;
   ExprPtr dyn_args, dyn_kwargs;  // *args, **kwargs
 };
@@ -150,8 +151,10 @@ std::vector<Value> iterate(const Value& v);
 bool contains(const Value& haystack, const Value& needle);
 // Python binary arithmetic (+ - * / // % **).
 Value binary_op(BinOp op, const Value& a, const Value& b);
-// The globals every template sees: range, dict, namespace, joiner, cycler-less lipsum-free set.
-void add_builtin_globals(std::map<std::string, Value>& globals);
+// The globals every template sees: range, dict, namespace, joiner. Namespaces created go into
+// `namespaces`, so that the render can empty them at the end (a namespace can contain itself).
+void add_builtin_globals(std::map<std::string, Value>& globals,
+                         const std::shared_ptr<std::vector<std::weak_ptr<DictObj>>>& namespaces);
 
 // Guard against hostile templates: strings and lists larger than this fail instead of exhausting memory.
 constexpr size_t kMaxValueBytes = size_t{256} << 20;

@@ -2141,7 +2141,8 @@ Value binary_op(BinOp op, const Value& a, const Value& b) {
   raise("unknown operator");
 }
 
-void add_builtin_globals(std::map<std::string, Value>& g) {
+void add_builtin_globals(std::map<std::string, Value>& g,
+                         const std::shared_ptr<std::vector<std::weak_ptr<DictObj>>>& namespaces) {
   g["range"] = Value::function("range", [](Args& a) -> Value {
     if (!a.keyword.empty()) raise("range() takes no keyword arguments");
     const auto& p = a.positional;
@@ -2181,8 +2182,9 @@ void add_builtin_globals(std::map<std::string, Value>& g) {
     for (auto& [k, v] : a.keyword) d->set(Value(k), v);
     return Value::dict(std::move(d));
   });
-  g["namespace"] = Value::function("namespace", [](Args& a) -> Value {
+  g["namespace"] = Value::function("namespace", [namespaces](Args& a) -> Value {
     Value ns = Value::new_namespace();
+    namespaces->push_back(ns.dict_ptr());
     if (a.positional.size() > 1) raise("namespace expected at most 1 positional argument");
     if (!a.positional.empty()) {
       const Value& src = a.positional[0];

@@ -512,8 +512,17 @@ Template::Template(Template&&) noexcept = default;
 Template& Template::operator=(Template&&) noexcept = default;
 
 std::string Template::render(const std::map<std::string, Value>& vars) const {
+  auto namespaces = std::make_shared<std::vector<std::weak_ptr<DictObj>>>();
+  // Empties the namespaces when the render ends: a namespace holding itself would otherwise leak.
+  struct BreakCycles {
+    std::shared_ptr<std::vector<std::weak_ptr<DictObj>>> list;
+    ~BreakCycles() {
+      for (auto& w : *list)
+        if (auto d = w.lock()) d->clear();
+    }
+  } break_cycles{namespaces};
   auto globals = std::make_shared<Scope>();
-  add_builtin_globals(globals->vars);
+  add_builtin_globals(globals->vars, namespaces);
   for (const auto& [k, v] : vars) globals->vars[k] = v;
   auto root = std::make_shared<Scope>(globals);
   std::string out;

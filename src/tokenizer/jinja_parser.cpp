@@ -10,7 +10,8 @@
 namespace minnow::jinja {
 namespace {
 
-constexpr int kMaxNesting = 200;  // expression / block nesting; deeper fails instead of overflowing the stack
+constexpr int kMaxNesting = 200;       // parser recursion (brackets, blocks); deeper fails instead of overflowing the stack
+constexpr uint32_t kMaxExprDepth = 256;  // height of an expression tree (`a + b + c ...` chains too)
 
 class Parser {
  public:
@@ -374,6 +375,24 @@ class Parser {
     return e;
   }
 
+  // Records the height of a finished node; evaluating and freeing the tree recurse that deep.
+  ExprPtr done(ExprPtr e) const {
+    uint32_t d = 0;
+    auto see = [&](const ExprPtr& c) {
+      if (c) d = std::max(d, c->depth);
+    };
+    see(e->a);
+    see(e->b);
+    see(e->c);
+    see(e->dyn_args);
+    see(e->dyn_kwargs);
+    for (const auto& x : e->args) see(x);
+    for (const auto& kv : e->kwargs) see(kv.second);
+    e->depth = d + 1;
+    if (e->depth > kMaxExprDepth) fail("expression nesting too deep", e->line);
+    return e;
+  }
+
   bool is_tuple_end(const std::vector<std::string>& extra_end) const {
     const Token& t = cur();
     if (t.type == Tok::VarEnd || t.type == Tok::BlockEnd || (t.type == Tok::Op && t.value == ")")) return true;
@@ -402,7 +421,7 @@ class Parser {
     }
     auto e = make(ExprKind::Tuple, line);
     e->args = std::move(args);
-    return e;
+    return done(std::move(e));
   }
 
   ExprPtr parse_expression(bool with_condexpr) {
@@ -421,7 +440,7 @@ class Parser {
       e->a = std::move(expr2);
       e->b = std::move(expr1);
       e->c = std::move(expr3);
-      expr1 = std::move(e);
+      expr1 = done(std::move(e));
       line = cur().line;
     }
     return expr1;
@@ -434,7 +453,7 @@ class Parser {
       auto e = make(ExprKind::Or, line);
       e->a = std::move(left);
       e->b = parse_and();
-      left = std::move(e);
+      left = done(std::move(e));
     }
     return left;
   }
@@ -446,7 +465,7 @@ class Parser {
       auto e = make(ExprKind::And, line);
       e->a = std::move(left);
       e->b = parse_not();
-      left = std::move(e);
+      left = done(std::move(e));
     }
     return left;
   }
@@ -456,7 +475,7 @@ class Parser {
       DepthGuard g(*this);
       auto e = make(ExprKind::Not, next().line);
       e->a = parse_not();
-      return e;
+      return done(std::move(e));
     }
     return parse_compare();
   }
@@ -491,7 +510,7 @@ class Parser {
     e->args.push_back(std::move(expr));
     for (auto& o : operands) e->args.push_back(std::move(o));
     e->cmp_ops = std::move(ops);
-    return e;
+    return done(std::move(e));
   }
 
   ExprPtr binary(BinOp op, ExprPtr l, ExprPtr r, int line) {
@@ -499,7 +518,7 @@ class Parser {
     e->op = op;
     e->a = std::move(l);
     e->b = std::move(r);
-    return e;
+    return done(std::move(e));
   }
 
   ExprPtr parse_math1() {
@@ -521,7 +540,7 @@ class Parser {
     auto e = make(ExprKind::Concat, line);
     e->args.push_back(std::move(first));
     while (skip_op("~")) e->args.push_back(parse_math2());
-    return e;
+    return done(std::move(e));
   }
 
   ExprPtr parse_math2() {
@@ -560,6 +579,7 @@ class Parser {
       next();
       node = make(neg ? ExprKind::Neg : ExprKind::Pos, line);
       node->a = parse_unary(false);
+      node = done(std::move(node));
     } else {
       node = parse_primary();
     }
@@ -611,7 +631,7 @@ class Parser {
         e->args.push_back(parse_expression(true));
       }
       expect_op("]");
-      return e;
+      return done(std::move(e));
     }
     if (is_op("{")) {
       next();
@@ -624,7 +644,7 @@ class Parser {
         e->args.push_back(parse_expression(true));
       }
       expect_op("}");
-      return e;
+      return done(std::move(e));
     }
     fail("unexpected '" + describe(t) + "'");
   }
@@ -656,14 +676,14 @@ class Parser {
         auto e = make(ExprKind::GetAttr, t.line);
         e->a = std::move(node);
         e->name = attr.value;
-        return e;
+        return done(std::move(e));
       }
       if (attr.type != Tok::Int) fail("expected name or number", attr.line);
       auto e = make(ExprKind::GetItem, t.line);
       e->a = std::move(node);
       e->b = make(ExprKind::Const, attr.line);
       e->b->value = Value(attr.ival);
-      return e;
+      return done(std::move(e));
     }
     std::vector<ExprPtr> args;
     while (!is_op("]")) {
@@ -678,8 +698,9 @@ class Parser {
     } else {
       e->b = make(ExprKind::Tuple, t.line);
       e->b->args = std::move(args);
+      e->b = done(std::move(e->b));
     }
-    return e;
+    return done(std::move(e));
   }
 
   ExprPtr parse_subscribed() {
@@ -699,7 +720,7 @@ class Parser {
     if (skip_op(":")) {
       if (!is_op("]") && !is_op(",")) e->c = parse_expression(true);
     }
-    return e;
+    return done(std::move(e));
   }
 
   void parse_call_args(Expr& e) {
@@ -740,7 +761,7 @@ class Parser {
     auto e = make(ExprKind::Call, cur().line);
     e->a = std::move(node);
     parse_call_args(*e);
-    return e;
+    return done(std::move(e));
   }
 
   ExprPtr parse_filter(ExprPtr node, bool start_inline) {
@@ -757,7 +778,7 @@ class Parser {
       e->a = std::move(node);
       e->name = std::move(name);
       if (is_op("(")) parse_call_args(*e);
-      node = std::move(e);
+      node = done(std::move(e));
       start_inline = false;
     }
     return node;
@@ -787,10 +808,11 @@ class Parser {
       arg = parse_postfix(std::move(arg));
       e->args.push_back(std::move(arg));
     }
+    e = done(std::move(e));
     if (negated) {
       auto n = make(ExprKind::Not, line);
       n->a = std::move(e);
-      return n;
+      return done(std::move(n));
     }
     return e;
   }

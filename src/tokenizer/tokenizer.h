@@ -1,6 +1,7 @@
 // Tokenizer: text <-> token ids, built from a GGUF file's tokenizer.ggml.* metadata.
 // The vocab kind (tokenizer.ggml.model) picks the algorithm: "llama" = SentencePiece-style BPE over
-// scores with byte fallback. Other kinds (gpt2 BPE, bert WordPiece) arrive in later issues.
+// scores with byte fallback (spm.cpp); "gpt2" = byte-level BPE with the pre-tokenizer named by
+// tokenizer.ggml.pre (bpe.cpp); "bert" = WordPiece (wpm.cpp). Chat templates: chat_template.h.
 #pragma once
 #include <cstdint>
 #include <memory>
