@@ -18,11 +18,13 @@
 #include "sample/sampler.h"
 #include "tools/bench.h"
 #include "tools/chat.h"
+#include "tools/ladder.h"
 #include "tools/quantize_tool.h"
 #include "tools/imatrix.h"
 #include "tools/perplexity.h"
 #include "tools/template_tool.h"
 #include "tools/info.h"
+#include "tools/quant_mix.h"
 #include "tools/synth.h"
 
 using namespace minnow;
@@ -295,6 +297,19 @@ int main(int argc, char** argv) {
                   "[--allow-requantize] [-t N]");
   quant->allow_extras()->set_help_flag();  // its own parser reads the arguments (and -h)
 
+  tools::LadderOptions lo;
+  std::string ladder_types;
+  auto* lad = app.add_subcommand("ladder", "Quantize to each type and measure quality (PPL, KLD) and speed; table + plot");
+  lad->add_option("-m,--model", lo.model, "F32/F16/BF16 GGUF")->required();
+  lad->add_option("-f,--file", lo.text_file, "evaluation text")->required();
+  lad->add_option("--types", ladder_types, "comma-separated types (default: Q8_0,Q6_K,Q5_K_M,Q4_K_M,Q4_K_S,Q3_K_M,Q2_K,Q4_0,IQ4_NL)");
+  lad->add_option("-o,--output", lo.out_dir, "output folder (ladder.md, ladder.csv, ladder.svg)");
+  lad->add_option("-c,--ctx", lo.n_ctx, "perplexity chunk size");
+  lad->add_option("--chunks", lo.n_chunks, "evaluate only the first N chunks");
+  lad->add_option("--max-bytes", lo.max_bytes, "use only the first N bytes of the text");
+  lad->add_flag("--keep-models", lo.keep_models, "keep the quantized GGUFs in the output folder");
+  lad->add_option("-t,--threads", lo.threads, "threads")->check(CLI::Range(1, 1024));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -343,6 +358,19 @@ int main(int argc, char** argv) {
       return cmd_tokenize(model_path, text, file, no_bos, special, show);
     }
     if (*quant) return tools::run_quantize(quant->remaining());
+    if (*lad) {
+      if (!ladder_types.empty()) {
+        lo.types.clear();
+        std::stringstream ss(ladder_types);
+        std::string t;
+        while (std::getline(ss, t, ',')) {
+          tools::parse_file_type(t);  // validate early, with the list of names
+          lo.types.push_back(t);
+        }
+      }
+      tools::ladder(lo);
+      return 0;
+    }
     if (*imat) {
       tools::imatrix(imo);
       return 0;
