@@ -1,5 +1,9 @@
 #include "gguf/writer.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -209,19 +213,52 @@ std::vector<uint8_t> Writer::header() const {
   return b;
 }
 
+// Writes go to an unnamed file (O_TMPFILE) that is given its name only when complete, so even a
+// SIGKILL leaves nothing behind; where the file system lacks O_TMPFILE, PATH.tmp then a rename.
 void Writer::write(const std::string& path) const {
+  const std::vector<uint8_t> head = header();
+  static const uint8_t zeros[65536] = {};
+  auto write_all = [&](auto&& put) {
+    bool ok = put(head.data(), head.size());
+    for (const auto& t : tensors_) {
+      if (!ok) break;
+      ok = put(t.data.data(), t.data.size());
+      const size_t pad = (alignment_ - t.data.size() % alignment_) % alignment_;
+      if (ok && pad) ok = put(zeros, pad);
+    }
+    return ok;
+  };
+  const size_t slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  const int fd = ::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+  if (fd >= 0) {
+    const bool ok = write_all([&](const void* p, size_t n) {
+      const auto* c = static_cast<const uint8_t*>(p);
+      while (n > 0) {
+        const ssize_t w = ::write(fd, c, n);
+        if (w <= 0) return false;
+        c += w, n -= static_cast<size_t>(w);
+      }
+      return true;
+    });
+    if (!ok) {
+      ::close(fd);
+      fail(path, ": write failed (disk full?)");
+    }
+    char proc[64];
+    std::snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    const std::string tmp = path + ".tmp";
+    ::unlink(tmp.c_str());
+    const bool linked = ::linkat(AT_FDCWD, proc, AT_FDCWD, tmp.c_str(), AT_SYMLINK_FOLLOW) == 0;
+    ::close(fd);
+    if (linked && std::rename(tmp.c_str(), path.c_str()) == 0) return;
+    if (linked) ::unlink(tmp.c_str());
+    fail(path, ": cannot move the finished file into place: ", std::strerror(errno));
+  }
   const std::string tmp = path + ".tmp";
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
   if (!f) fail(path, ": cannot open for writing: ", std::strerror(errno));
-  const std::vector<uint8_t> head = header();
-  bool ok = std::fwrite(head.data(), 1, head.size(), f) == head.size();
-  static const uint8_t zeros[65536] = {};
-  for (const auto& t : tensors_) {
-    if (!ok) break;
-    ok = std::fwrite(t.data.data(), 1, t.data.size(), f) == t.data.size();
-    const size_t pad = (alignment_ - t.data.size() % alignment_) % alignment_;
-    if (ok && pad) ok = std::fwrite(zeros, 1, pad, f) == pad;
-  }
+  const bool ok = write_all([&](const void* p, size_t n) { return std::fwrite(p, 1, n, f) == n; });
   const bool closed = std::fclose(f) == 0;
   if (!ok || !closed) {
     std::remove(tmp.c_str());
