@@ -16,19 +16,4 @@ float dot_f32(const float* a, const float* b, int64_t n) {
   return (acc[0] + acc[2]) + (acc[1] + acc[3]) + tail;
 }
 
-void matmul_rows(const MatView& w, const float* x, int64_t ldx, int64_t n_tok, float* y, int64_t ldy, int64_t r0,
-                 int64_t r1, float* scratch) {
-  for (int64_t r = r0; r < r1; ++r) {
-    const uint8_t* row = w.data + static_cast<size_t>(r) * w.row_bytes;
-    const float* wr;
-    if (w.type == DType::F32) {
-      wr = reinterpret_cast<const float*>(row);
-    } else {
-      dequantize_row(w.type, row, scratch, w.cols);
-      wr = scratch;
-    }
-    for (int64_t t = 0; t < n_tok; ++t) y[t * ldy + r] = dot_f32(wr, x + t * ldx, w.cols);
-  }
-}
-
 }  // namespace minnow

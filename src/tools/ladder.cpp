@@ -133,11 +133,24 @@ std::string ladder_svg(const std::vector<LadderRow>& rows, const std::string& ti
        "\" text-anchor=\"middle\">size (MiB)</text>\n";
   s += "<text transform=\"translate(18," + fmt("%.0f", (T + H - B) / 2) +
        ") rotate(-90)\" text-anchor=\"middle\">mean KL divergence vs unquantized (log)</text>\n";
+  // Labels: next to their point, moved down in steps while they would overlap one already placed.
+  struct Box { double x0, y0, x1, y1; };
+  std::vector<Box> placed;
   for (const auto& r : rows) {
     if (r.type == "base") continue;
     const double x = X(r.size_mib), y = Y(r.kld);
     s += "<circle cx=\"" + fmt("%.1f", x) + "\" cy=\"" + fmt("%.1f", y) + "\" r=\"4\" fill=\"#1f77b4\"/>\n";
-    s += "<text x=\"" + fmt("%.1f", x + 6) + "\" y=\"" + fmt("%.1f", y - 6) + "\">" + r.type + "</text>\n";
+    const double w = 7.0 * static_cast<double>(r.type.size());
+    double ly = y - 6;
+    for (int tries = 0; tries < 12; ++tries) {
+      const Box b{x + 6, ly - 11, x + 6 + w, ly + 2};
+      bool clash = false;
+      for (const Box& p : placed) clash |= b.x0 < p.x1 && p.x0 < b.x1 && b.y0 < p.y1 && p.y0 < b.y1;
+      if (!clash) break;
+      ly += 13;
+    }
+    placed.push_back({x + 6, ly - 11, x + 6 + w, ly + 2});
+    s += "<text x=\"" + fmt("%.1f", x + 6) + "\" y=\"" + fmt("%.1f", ly) + "\">" + r.type + "</text>\n";
   }
   return s + "</svg>\n";
 }
