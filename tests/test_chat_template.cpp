@@ -401,8 +401,19 @@ TEST(Jinja, ErrorsNameTheLine) {
 
 TEST(Jinja, HostileTemplatesFailCleanly) {
   // Deep nesting, runaway recursion, huge values: errors, not crashes or hangs.
-  EXPECT_NE(render_error(std::string(5000, '(') + "1" + std::string(5000, ')')).find("too deep"), std::string::npos);
-  EXPECT_NE(render_error(std::string(3000, '[') + std::string(3000, ']')).find("too deep"), std::string::npos);
+  EXPECT_NE(render_error("{{ " + std::string(5000, '(') + "1" + std::string(5000, ')') + " }}").find("too deep"), std::string::npos);
+  EXPECT_NE(render_error("{{ " + std::string(3000, '[') + std::string(3000, ']') + " }}").find("too deep"), std::string::npos);
+  std::string chain = "{{ 1";
+  for (int i = 0; i < 100000; ++i) chain += " + 1";
+  EXPECT_NE(render_error(chain + " }}").find("too deep"), std::string::npos);
+  std::string blocks;
+  for (int i = 0; i < 2000; ++i) blocks += "{% if true %}";
+  EXPECT_NE(render_error(blocks).find("too deep"), std::string::npos);
+  EXPECT_NE(render_error("{% set ns = namespace(l=[]) %}{% for i in range(1000) %}{% set ns.l = [ns.l] %}{% endfor %}")
+                .find("nested too deeply"),
+            std::string::npos);
+  // A namespace that holds itself prints as Python prints it (and is freed after the render).
+  EXPECT_EQ(render("{% set ns = namespace() %}{% set ns.me = ns %}{{ ns }}"), "<Namespace {'me': <Namespace {...}>}>");
   EXPECT_NE(render_error("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}").find("recursion"), std::string::npos);
   EXPECT_NE(render_error("{{ 'x' * 10000000000 }}").find("too large"), std::string::npos);
   EXPECT_NE(render_error("{{ range(10000000)|length }}").find("Range too big"), std::string::npos);

@@ -238,7 +238,7 @@ uint32_t Value::depth() const {
   switch (kind_) {
     case Kind::List: return list_ptr()->depth;
     case Kind::Dict: case Kind::Namespace: return dict_ptr()->depth;
-    case Kind::Function: return func().attrs ? func().attrs->depth : 0;
+    case Kind::Function: return func().depth;
     default: return 0;
   }
 }

@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -149,7 +150,9 @@ struct DictObj {
 struct FuncObj {
   std::string name;
   NativeFn fn;
-  std::shared_ptr<DictObj> attrs;  // attributes (the `loop` object's index, first, ...), may be null
+  // Attribute lookup (the `loop` object's index, first, ...); may be empty. nullopt: no such attribute.
+  std::function<std::optional<Value>(std::string_view)> attr;
+  uint32_t depth = 0;  // nesting depth of the values the function holds on to (see Value::kMaxDepth)
 };
 
 // json.dumps(v, ensure_ascii=..., indent=..., separators=..., sort_keys=...) as Python writes it.

@@ -1887,9 +1887,8 @@ Value get_attr(const Value& obj, std::string_view name) {
       return missing_attr(obj, name);
     }
     case Value::Kind::Function: {
-      const auto& attrs = obj.func().attrs;
-      if (attrs)
-        if (const Value* v = attrs->find(name)) return *v;
+      if (const auto& attr = obj.func().attr)
+        if (auto v = attr(name)) return *v;
       return missing_attr(obj, name);
     }
     default:

@@ -1,8 +1,12 @@
 // Jinja evaluator: runs the tree with jinja2's scoping rules.
-// - `if` and `with`-less blocks share their scope; each `for` iteration, macro call, caller() call,
-//   `with` and block `set` get a fresh child scope, so `set` inside them does not leak out (use a
-//   namespace for that). A loop iteration starts from the enclosing values again.
+// - `if` shares its enclosing scope; each `for` iteration, macro call, caller() call, `with`,
+//   `{% filter %}` and block `{% set %}` body gets a fresh child scope, so `set` inside them does not
+//   leak out (a namespace carries values out). Each loop iteration starts from the enclosing values.
 // - Macros see the scope they were defined in (lexical), as it is when they are called.
+// - Names a scope assigns but jinja2 would treat as unassigned locals at the scope's start begin
+//   Undefined (computed by the parser's scope analysis), which makes run-time lookup through the
+//   scope chain agree with jinja2's static name resolution.
+// - Limits: 200 nested macro calls, 10 million statements + loop iterations, 256 MiB of output.
 #include <algorithm>
 
 #include "common/error.h"
@@ -12,7 +16,7 @@ namespace minnow::jinja {
 namespace {
 
 constexpr int kMaxCallDepth = 200;          // Python's recursion limit would stop jinja2 near here too
-constexpr uint64_t kMaxSteps = 20'000'000;  // statements + loop iterations per render
+constexpr uint64_t kMaxSteps = 10'000'000;  // statements + loop iterations per render
 
 struct Scope;
 using ScopePtr = std::shared_ptr<Scope>;
@@ -52,7 +56,7 @@ class Interp {
   int call_depth_ = 0;
 
   void step() {
-    if (++steps_ > kMaxSteps) raise("template too expensive: more than 20 million steps");
+    if (++steps_ > kMaxSteps) raise("template too expensive: more than 10 million steps");
   }
 
   // Names jinja2 treats as unassigned locals of a new scope (see analyze_scopes in the parser).
@@ -190,68 +194,84 @@ class Interp {
       exec_body(s.else_body, new_scope(scope, s.else_undefined_init), out);
       return;
     }
-    Value recurse;
+    NativeFn recurse;
     if (s.recursive) {
       keep_alive_.push_back(scope);
       std::weak_ptr<Scope> weak = scope;
       const Stmt* stmt = &s;
-      recurse = Value::function("loop", [this, stmt, weak, depth](Args& a) -> Value {
+      recurse = [this, stmt, weak, depth](Args& a) -> Value {
         if (a.positional.size() != 1 || !a.keyword.empty()) raise("loop() takes exactly one argument");
         std::string text;
         run_for(*stmt, a.positional[0], weak.lock(), depth + 1, text);
         return Value(std::move(text));
-      });
+      };
+    } else {
+      recurse = [](Args&) -> Value {
+        raise("Tried to call non recursive loop. Maybe you forgot the 'recursive' modifier.");
+      };
     }
-    auto changed_last = std::make_shared<std::vector<Value>>();
-    auto changed_first = std::make_shared<bool>(true);
-    const int64_t n = static_cast<int64_t>(items.size());
-    for (int64_t i = 0; i < n; ++i) {
+    // One `loop` object per loop (like jinja2's LoopContext), advanced in place.
+    auto st = std::make_shared<LoopState>();
+    st->items = std::move(items);
+    st->depth = depth;
+    Value loop = Value::function("loop", std::move(recurse));
+    uint32_t d = 0;
+    for (const auto& x : st->items) d = std::max(d, x.depth());
+    if (d + 1 > Value::kMaxDepth) raise("value nested too deeply");
+    loop.func().depth = d + 1;
+    loop.func().attr = [st](std::string_view name) { return loop_attr(st, name); };
+    const size_t n = st->items.size();
+    for (size_t i = 0; i < n; ++i) {
       step();
+      st->index = static_cast<int64_t>(i);
       auto iter_scope = new_scope(scope, s.undefined_init);
-      Value loop = make_loop(items, i, depth, recurse, changed_last, changed_first);
-      iter_scope->vars["loop"] = std::move(loop);
-      assign(s.target, items[static_cast<size_t>(i)], *iter_scope);
+      iter_scope->vars["loop"] = loop;
+      assign(s.target, st->items[i], *iter_scope);
       const Flow f = exec_body(s.body, iter_scope, out);
       if (f == Flow::Break) break;
     }
   }
 
-  static Value make_loop(const std::vector<Value>& items, int64_t i, int depth, const Value& recurse,
-                         const std::shared_ptr<std::vector<Value>>& changed_last,
-                         const std::shared_ptr<bool>& changed_first) {
-    const int64_t n = static_cast<int64_t>(items.size());
-    auto attrs = std::make_shared<DictObj>();
-    attrs->set(Value("index"), Value(i + 1));
-    attrs->set(Value("index0"), Value(i));
-    attrs->set(Value("revindex"), Value(n - i));
-    attrs->set(Value("revindex0"), Value(n - i - 1));
-    attrs->set(Value("first"), Value(i == 0));
-    attrs->set(Value("last"), Value(i == n - 1));
-    attrs->set(Value("length"), Value(n));
-    attrs->set(Value("depth"), Value(int64_t{depth} + 1));
-    attrs->set(Value("depth0"), Value(int64_t{depth}));
-    if (i > 0) attrs->set(Value("previtem"), items[static_cast<size_t>(i - 1)]);
-    if (i + 1 < n) attrs->set(Value("nextitem"), items[static_cast<size_t>(i + 1)]);
-    attrs->set(Value("cycle"), Value::function("cycle", [i](Args& a) -> Value {
-                 if (a.positional.empty()) raise("no items for cycling given");
-                 return a.positional[static_cast<size_t>(i) % a.positional.size()];
-               }));
-    attrs->set(Value("changed"), Value::function("changed", [changed_last, changed_first](Args& a) -> Value {
-                 const Value now = Value::tuple(a.positional);
-                 if (*changed_first || !now.equals(Value::tuple(*changed_last))) {
-                   *changed_first = false;
-                   *changed_last = a.positional;
-                   return Value(true);
-                 }
-                 return Value(false);
-               }));
-    Value loop = recurse.is_function()
-                     ? Value::function("loop", recurse.func().fn)
-                     : Value::function("loop", [](Args&) -> Value {
-                         raise("Tried to call non recursive loop. Maybe you forgot the 'recursive' modifier.");
-                       });
-    loop.func().attrs = std::move(attrs);
-    return loop;
+  struct LoopState {
+    std::vector<Value> items;
+    int64_t index = 0;
+    int depth = 0;
+    std::vector<Value> changed_last;
+    bool changed_first = true;
+  };
+
+  static std::optional<Value> loop_attr(const std::shared_ptr<LoopState>& st, std::string_view name) {
+    const int64_t i = st->index, n = static_cast<int64_t>(st->items.size());
+    if (name == "index") return Value(i + 1);
+    if (name == "index0") return Value(i);
+    if (name == "revindex") return Value(n - i);
+    if (name == "revindex0") return Value(n - i - 1);
+    if (name == "first") return Value(i == 0);
+    if (name == "last") return Value(i == n - 1);
+    if (name == "length") return Value(n);
+    if (name == "depth") return Value(int64_t{st->depth} + 1);
+    if (name == "depth0") return Value(int64_t{st->depth});
+    if (name == "previtem")
+      return i > 0 ? st->items[static_cast<size_t>(i - 1)] : Value::undefined("there is no previous item");
+    if (name == "nextitem")
+      return i + 1 < n ? st->items[static_cast<size_t>(i + 1)] : Value::undefined("there is no next item");
+    if (name == "cycle") {
+      return Value::function("cycle", [st](Args& a) -> Value {
+        if (a.positional.empty()) raise("no items for cycling given");
+        return a.positional[static_cast<size_t>(st->index) % a.positional.size()];
+      });
+    }
+    if (name == "changed") {
+      return Value::function("changed", [st](Args& a) -> Value {
+        if (st->changed_first || !Value::tuple(a.positional).equals(Value::tuple(st->changed_last))) {
+          st->changed_first = false;
+          st->changed_last = a.positional;
+          return Value(true);
+        }
+        return Value(false);
+      });
+    }
+    return std::nullopt;
   }
 
   // ---- macros and caller -------------------------------------------------------------------------
