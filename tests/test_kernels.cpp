@@ -22,17 +22,6 @@ const DType kTypes[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q8_0, DTyp
                         DType::Q5_0, DType::Q5_1, DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K,
                         DType::Q6_K, DType::IQ4_NL, DType::IQ4_XS};
 
-// Byte offsets of the fp16 scale fields in each block (the rest of a block may be any bytes).
-std::vector<int> half_fields(DType t) {
-  switch (t) {
-    case DType::Q4_0: case DType::Q5_0: case DType::Q8_0: case DType::IQ4_NL: case DType::IQ4_XS: return {0};
-    case DType::Q4_1: case DType::Q5_1: case DType::Q4_K: case DType::Q5_K: return {0, 2};
-    case DType::Q2_K: return {80, 82};
-    case DType::Q3_K: return {108};
-    case DType::Q6_K: return {208};
-    default: return {};
-  }
-}
 
 std::vector<uint8_t> random_weights(DType t, int64_t rows, int64_t cols, std::mt19937& rng) {
   const TypeInfo& ti = type_info(t);
@@ -53,7 +42,7 @@ std::vector<uint8_t> random_weights(DType t, int64_t rows, int64_t cols, std::mt
   for (auto& b : w) b = static_cast<uint8_t>(byte(rng));
   const int64_t n_blocks = static_cast<int64_t>(w.size()) / ti.type_size;
   for (int64_t b = 0; b < n_blocks; ++b)
-    for (int off : half_fields(t)) {
+    for (int off : fp16_scale_offsets(t)) {
       const uint16_t h = f32_to_fp16(normal(rng) * 0.05f);
       std::memcpy(&w[b * ti.type_size + off], &h, 2);
     }

@@ -35,27 +35,10 @@ double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-std::vector<int32_t> parse_token_list(const std::string& s) {
-  std::vector<int32_t> ids;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    size_t used = 0;
-    long long v = 0;
-    try {
-      v = std::stoll(item, &used);
-    } catch (...) {
-      used = 0;
-    }
-    if (used == 0 || used != item.size() || v < 0 || v > INT32_MAX) fail("--tokens: '", item, "' is not a token id");
-    ids.push_back(static_cast<int32_t>(v));
-  }
-  if (ids.empty()) fail("--tokens: no token ids given");
-  return ids;
-}
 
-std::vector<int> parse_int_list(const std::string& s, const char* what) {
-  std::vector<int> v;
+// "1,2,3" -> numbers in [0, max]; a one-line error naming the flag otherwise.
+std::vector<int64_t> parse_list(const std::string& s, const char* what, int64_t max) {
+  std::vector<int64_t> v;
   std::stringstream ss(s);
   std::string item;
   while (std::getline(ss, item, ',')) {
@@ -66,11 +49,20 @@ std::vector<int> parse_int_list(const std::string& s, const char* what) {
     } catch (...) {
       used = 0;
     }
-    if (used == 0 || used != item.size() || x < 0 || x > 1000000) fail(what, ": '", item, "' is not a valid number");
-    v.push_back(static_cast<int>(x));
+    if (used == 0 || used != item.size() || x < 0 || x > max) fail(what, ": '", item, "' is not a valid value");
+    v.push_back(x);
   }
   if (v.empty()) fail(what, ": no values given");
   return v;
+}
+
+std::vector<int32_t> parse_token_list(const std::string& s) {
+  const auto v = parse_list(s, "--tokens", INT32_MAX);
+  return std::vector<int32_t>(v.begin(), v.end());
+}
+std::vector<int> parse_int_list(const std::string& s, const char* what) {
+  const auto v = parse_list(s, what, 1000000);
+  return std::vector<int>(v.begin(), v.end());
 }
 
 std::unique_ptr<Model> load_model(const std::string& path, bool verbose) {

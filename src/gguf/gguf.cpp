@@ -18,7 +18,7 @@ namespace {
 constexpr int kMaxArrayDepth = 4;
 constexpr uint64_t kMaxStringLen = 1ull << 30;  // far beyond any real key or token
 
-size_t scalar_size(ValueType t) {
+size_t scalar_size_impl(ValueType t) {
   switch (t) {
     case ValueType::UINT8: case ValueType::INT8: case ValueType::BOOL: return 1;
     case ValueType::UINT16: case ValueType::INT16: return 2;
@@ -97,7 +97,7 @@ void read_value(Cursor& c, Value& v, ValueType type, const std::string& key, con
         fail(path, ": metadata '", key, "': unknown array element type ", et);
       v.elem_type = static_cast<ValueType>(et);
       v.count = c.read<uint64_t>(key.c_str());
-      if (const size_t es = scalar_size(v.elem_type)) {
+      if (const size_t es = value_type_size(v.elem_type)) {
         if (v.count > c.remaining() / es)
           fail(path, ": metadata '", key, "': array of ", v.count, " elements runs past the end of the file");
         v.data = c.take(v.count * es, key.c_str());
@@ -122,6 +122,8 @@ void read_value(Cursor& c, Value& v, ValueType type, const std::string& key, con
 }
 
 }  // namespace
+
+size_t value_type_size(ValueType t) { return scalar_size_impl(t); }
 
 const char* value_type_name(ValueType t) {
   static const char* names[] = {"uint8", "int8", "uint16", "int16", "uint32", "int32", "float32",
@@ -312,7 +314,7 @@ const Value* File::get_array(std::string_view key) const {
 }
 
 double array_float(const Value& v, uint64_t i) {
-  const uint8_t* p = v.data + i * scalar_size(v.elem_type);
+  const uint8_t* p = v.data + i * value_type_size(v.elem_type);
   switch (v.elem_type) {
     case ValueType::FLOAT32: { float x; std::memcpy(&x, p, 4); return x; }
     case ValueType::FLOAT64: { double x; std::memcpy(&x, p, 8); return x; }
@@ -329,7 +331,7 @@ static int64_t saturate_to_int64(double x) {
 }
 
 int64_t array_int(const Value& v, uint64_t i) {
-  const uint8_t* p = v.data + i * scalar_size(v.elem_type);
+  const uint8_t* p = v.data + i * value_type_size(v.elem_type);
   switch (v.elem_type) {
     case ValueType::UINT8: case ValueType::BOOL: return *p;
     case ValueType::INT8: return static_cast<int8_t>(*p);

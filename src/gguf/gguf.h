@@ -19,6 +19,7 @@ enum class ValueType : uint32_t {
   BOOL = 7, STRING = 8, ARRAY = 9, UINT64 = 10, INT64 = 11, FLOAT64 = 12,
 };
 const char* value_type_name(ValueType t);
+size_t value_type_size(ValueType t);  // bytes of one scalar of that type; 0 for STRING and ARRAY
 
 // One metadata value. Strings and array payloads point into the mapping (valid while the File lives).
 struct Value {

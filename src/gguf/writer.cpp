@@ -22,15 +22,6 @@ void put_string(std::vector<uint8_t>& b, std::string_view s) {
   put_raw<uint64_t>(b, s.size());
   b.insert(b.end(), s.begin(), s.end());
 }
-size_t elem_size(ValueType t) {
-  switch (t) {
-    case ValueType::UINT8: case ValueType::INT8: case ValueType::BOOL: return 1;
-    case ValueType::UINT16: case ValueType::INT16: return 2;
-    case ValueType::UINT32: case ValueType::INT32: case ValueType::FLOAT32: return 4;
-    case ValueType::UINT64: case ValueType::INT64: case ValueType::FLOAT64: return 8;
-    default: return 0;
-  }
-}
 // Serialise the payload of a value (without its leading type tag).
 void put_payload(std::vector<uint8_t>& b, const Value& v) {
   switch (v.type) {
@@ -54,7 +45,7 @@ void put_payload(std::vector<uint8_t>& b, const Value& v) {
       } else if (v.elem_type == ValueType::ARRAY) {
         for (const auto& item : v.items) put_payload(b, item);
       } else {
-        b.insert(b.end(), v.data, v.data + v.count * elem_size(v.elem_type));
+        b.insert(b.end(), v.data, v.data + v.count * value_type_size(v.elem_type));
       }
       break;
   }

@@ -116,11 +116,7 @@ void load_gemma3n(Model& m) {
   }
 
   const int64_t d = c.n_embd, nl = c.n_layer;
-  w.token_embd = m.tensor("token_embd.weight", {d, -1});
-  c.n_vocab = static_cast<int32_t>(w.token_embd.ne[1]);
-  w.output_norm = m.tensor("output_norm.weight", {d});
-  w.output = m.tensor("output.weight", {d, c.n_vocab}, false);
-  if (!w.output) w.output = w.token_embd;
+  m.load_embeddings();
 
   w.extra.resize(kNGlobalExtra);
   w.extra[kPerLayerTokenEmbd] = m.tensor("per_layer_token_embd.weight", {kNEmbdAltup * nl, c.n_vocab});
@@ -137,25 +133,18 @@ void load_gemma3n(Model& m) {
   const int64_t rank = laurel0.ne[1];
   if (rank < 1 || rank > d) fail(path, ": blk.0.laurel_l.weight has rank ", rank, ", outside [1, n_embd ", d, "]");
 
-  const int64_t hd = c.head_dim, dq = c.n_embd_q(), dk = c.n_embd_k(), dv = c.n_embd_v();
+  const int64_t hd = c.head_dim;
   w.layers.resize(c.n_layer);
   for (int il = 0; il < c.n_layer; ++il) {
     LayerWeights& L = w.layers[il];
     const std::string p = "blk." + std::to_string(il) + ".";
     const bool own_kv = kv_layer(il) == il;
-    L.attn_norm = m.tensor(p + "attn_norm.weight", {d});
-    L.wq = m.tensor(p + "attn_q.weight", {d, dq});
     // KV-shared layers never use their K/V projections (llama.cpp still requires them in the file).
-    L.wk = m.tensor(p + "attn_k.weight", {d, dk});
-    L.wv = m.tensor(p + "attn_v.weight", {d, dv});
-    L.wo = m.tensor(p + "attn_output.weight", {static_cast<int64_t>(c.n_head) * c.head_dim_v, d});
+    m.load_attention(L, p);
     L.q_norm = m.tensor(p + "attn_q_norm.weight", {hd});
     L.k_norm = m.tensor(p + "attn_k_norm.weight", {hd});
     L.post_attn_norm = m.tensor(p + "post_attention_norm.weight", {d});
-    L.ffn_norm = m.tensor(p + "ffn_norm.weight", {d});
-    L.ffn_gate = m.tensor(p + "ffn_gate.weight", {d, c.n_ff});
-    L.ffn_up = m.tensor(p + "ffn_up.weight", {d, c.n_ff});
-    L.ffn_down = m.tensor(p + "ffn_down.weight", {c.n_ff, d});
+    m.load_ffn(L, p);
     L.post_ffn_norm = m.tensor(p + "post_ffw_norm.weight", {d});
     L.extra.resize(kNLayerExtra);
     L.extra[kInpGate] = m.tensor(p + "inp_gate.weight", {d, kNEmbdAltup});

@@ -20,11 +20,7 @@ void load_llama_like(Model& m, RopeType rope_type) {
   if (c.arch == "smollm3")
     for (int il = 0; il < c.n_layer; ++il) c.layers[il].use_rope = (il + 1) % 4 != 0;
 
-  w.token_embd = m.tensor("token_embd.weight", {c.n_embd, -1});
-  c.n_vocab = static_cast<int32_t>(w.token_embd.ne[1]);
-  w.output_norm = m.tensor("output_norm.weight", {c.n_embd});
-  w.output = m.tensor("output.weight", {c.n_embd, c.n_vocab}, false);
-  if (!w.output) w.output = w.token_embd;  // tied embeddings
+  m.load_embeddings();
   w.rope_freqs = m.tensor("rope_freqs.weight", {c.n_rot / 2}, false);
 
   const int64_t d = c.n_embd, dq = c.n_embd_q(), dk = c.n_embd_k(), dv = c.n_embd_v();
@@ -33,21 +29,14 @@ void load_llama_like(Model& m, RopeType rope_type) {
   for (int il = 0; il < c.n_layer; ++il) {
     LayerWeights& L = w.layers[il];
     const std::string p = "blk." + std::to_string(il) + ".";
-    L.attn_norm = m.tensor(p + "attn_norm.weight", {d});
-    L.wq = m.tensor(p + "attn_q.weight", {d, dq});
-    L.wk = m.tensor(p + "attn_k.weight", {d, dk});
-    L.wv = m.tensor(p + "attn_v.weight", {d, dv});
-    L.wo = m.tensor(p + "attn_output.weight", {static_cast<int64_t>(c.n_head) * c.head_dim_v, d});
+    m.load_attention(L, p);
     L.bq = m.tensor(p + "attn_q.bias", {dq}, false);
     L.bk = m.tensor(p + "attn_k.bias", {dk}, false);
     L.bv = m.tensor(p + "attn_v.bias", {dv}, false);
     L.bo = m.tensor(p + "attn_output.bias", {d}, false);
     L.q_norm = m.tensor(p + "attn_q_norm.weight", {c.head_dim}, qk_norm);
     L.k_norm = m.tensor(p + "attn_k_norm.weight", {c.head_dim}, qk_norm);
-    L.ffn_norm = m.tensor(p + "ffn_norm.weight", {d});
-    L.ffn_gate = m.tensor(p + "ffn_gate.weight", {d, c.n_ff});
-    L.ffn_up = m.tensor(p + "ffn_up.weight", {d, c.n_ff});
-    L.ffn_down = m.tensor(p + "ffn_down.weight", {c.n_ff, d});
+    m.load_ffn(L, p);
   }
 }
 

@@ -120,6 +120,34 @@ std::string Config::sliding_window_summary() const {
   return out;
 }
 
+void Model::load_embeddings() {
+  Config& c = config_;
+  Weights& w = weights_;
+  w.token_embd = tensor("token_embd.weight", {c.n_embd, -1});
+  c.n_vocab = static_cast<int32_t>(w.token_embd.ne[1]);
+  w.output_norm = tensor("output_norm.weight", {c.n_embd});
+  w.output = tensor("output.weight", {c.n_embd, c.n_vocab}, false);
+  if (!w.output) w.output = w.token_embd;  // tied embeddings
+}
+
+void Model::load_attention(LayerWeights& L, const std::string& p) const {
+  const Config& c = config_;
+  const int64_t d = c.n_embd;
+  L.attn_norm = tensor(p + "attn_norm.weight", {d});
+  L.wq = tensor(p + "attn_q.weight", {d, c.n_embd_q()});
+  L.wk = tensor(p + "attn_k.weight", {d, c.n_embd_k()});
+  L.wv = tensor(p + "attn_v.weight", {d, c.n_embd_v()});
+  L.wo = tensor(p + "attn_output.weight", {static_cast<int64_t>(c.n_head) * c.head_dim_v, d});
+}
+
+void Model::load_ffn(LayerWeights& L, const std::string& p) const {
+  const Config& c = config_;
+  L.ffn_norm = tensor(p + "ffn_norm.weight", {c.n_embd});
+  L.ffn_gate = tensor(p + "ffn_gate.weight", {c.n_embd, c.n_ff});
+  L.ffn_up = tensor(p + "ffn_up.weight", {c.n_embd, c.n_ff});
+  L.ffn_down = tensor(p + "ffn_down.weight", {c.n_ff, c.n_embd});
+}
+
 Tensor Model::tensor(const std::string& name, std::initializer_list<int64_t> shape, bool required) const {
   Tensor t;
   const gguf::TensorInfo* ti = file_->find_tensor(name);

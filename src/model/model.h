@@ -126,6 +126,12 @@ class Model {
   Tensor tensor(const std::string& name, std::initializer_list<int64_t> shape, bool required = true) const;
   // Common llama-style hyper-parameters: "<arch>.embedding_length" etc.
   void read_common_config();
+  // Shared weight loading for recipes: token_embd (sets n_vocab), output_norm and output (tied to token_embd
+  // when absent); a layer's attention (attn_norm, separate q/k/v, attn_output) and gated FFN
+  // (ffn_norm, ffn_gate, ffn_up, ffn_down) with the usual names under prefix "blk.N.".
+  void load_embeddings();
+  void load_attention(LayerWeights& L, const std::string& prefix) const;
+  void load_ffn(LayerWeights& L, const std::string& prefix) const;
   uint64_t arch_uint(const std::string& key, uint64_t fallback) const;
   uint64_t arch_require_uint(const std::string& key) const;
   double arch_float(const std::string& key, double fallback) const;

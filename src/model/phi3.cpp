@@ -23,11 +23,7 @@ void load_phi3(Model& m) {
   if (!(c.rope_attn_factor > 0.0f) || !std::isfinite(c.rope_attn_factor))
     fail(m.file().path(), ": phi3.rope.scaling.attn_factor must be positive");
 
-  w.token_embd = m.tensor("token_embd.weight", {c.n_embd, -1});
-  c.n_vocab = static_cast<int32_t>(w.token_embd.ne[1]);
-  w.output_norm = m.tensor("output_norm.weight", {c.n_embd});
-  w.output = m.tensor("output.weight", {c.n_embd, c.n_vocab}, false);
-  if (!w.output) w.output = w.token_embd;
+  m.load_embeddings();
   w.rope_factors_long = m.tensor("rope_factors_long.weight", {c.n_rot / 2}, false);
   w.rope_factors_short = m.tensor("rope_factors_short.weight", {c.n_rot / 2}, false);
 

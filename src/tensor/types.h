@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace minnow {
 
@@ -32,6 +33,10 @@ inline size_t row_bytes(DType t, int64_t n) {
   const TypeInfo& ti = type_info(t);
   return static_cast<size_t>(n / ti.block_size * ti.type_size);
 }
+
+// Byte offsets of the fp16 scale fields within one block of a quantized type (d, and dmin/m where the type
+// has one); empty for float types. Used to fill random blocks with sane scales (synth, tests).
+std::vector<int> fp16_scale_offsets(DType t);
 
 // Reference (scalar) dequantization of n elements, n a multiple of the block size.
 // Bit-exact with ggml's to_float. Implemented in tensor/dequant.cpp.

@@ -45,18 +45,6 @@ struct Rng {
   }
 };
 
-// Offsets of the fp16 scale fields inside each block, set to small normal values so the weights
-// look like real quantized ones (random bytes there would give huge or non-finite scales).
-std::vector<int> half_fields(DType t) {
-  switch (t) {
-    case DType::Q4_0: case DType::Q5_0: case DType::Q8_0: case DType::IQ4_NL: case DType::IQ4_XS: return {0};
-    case DType::Q4_1: case DType::Q5_1: case DType::Q4_K: case DType::Q5_K: return {0, 2};
-    case DType::Q2_K: return {80, 82};
-    case DType::Q3_K: return {108};
-    case DType::Q6_K: return {208};
-    default: return {};
-  }
-}
 
 std::vector<uint8_t> random_tensor(DType t, int64_t n_elements, Rng& rng, float value_if_vector = NAN) {
   const TypeInfo& ti = type_info(t);
@@ -80,7 +68,7 @@ std::vector<uint8_t> random_tensor(DType t, int64_t n_elements, Rng& rng, float 
     }
     return d;
   }
-  const auto fields = half_fields(t);
+  const auto fields = fp16_scale_offsets(t);
   for (size_t b = 0; b < d.size() / ti.type_size; ++b)
     for (int off : fields) {
       const uint16_t h = f32_to_fp16(0.0005f + static_cast<float>(rng.next() >> 44) / 1048576.0f * 0.002f);
