@@ -8,3 +8,4 @@ cmake --build build --target minnow
 ./build/minnow info models/stories260K.gguf
 echo "--- minnow run -m models/stories260K.gguf -p \"Once upon a time\" -n 200 ---"
 ./build/minnow run -m models/stories260K.gguf -p "Once upon a time" -n 200 "$@"
+echo
