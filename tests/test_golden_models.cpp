@@ -64,7 +64,7 @@ TEST_P(GoldenModel, LogitsAgreeWithLlamaCpp) {
     const std::vector<int32_t> ids = ids_json.get<std::vector<int32_t>>();
     const std::vector<float> gold = test::read_f32_file(dir + info["logits"][seq]["file"].get<std::string>());
     ASSERT_EQ(gold.size(), ids.size() * n_vocab) << seq;
-    runtime::Session session(*model, pool, {static_cast<int32_t>(ids.size())});
+    runtime::Session session(*model, pool, {static_cast<int32_t>(ids.size()), 512, DType::F32});
     const float* ours = session.eval(ids.data(), static_cast<int32_t>(ids.size()), true);
     const test::Agreement a = test::compare_logits(gold.data(), ours, static_cast<int64_t>(ids.size()), n_vocab, bounds);
     RecordProperty(seq, a.str());
@@ -97,7 +97,7 @@ TEST_P(GoldenGreedy, SixteenTokensMatch) {
   runtime::ThreadPool pool(2);
   std::vector<int32_t> prompt = g["prompt_ids"].get<std::vector<int32_t>>();
   const std::vector<int32_t> want = g["ids"].get<std::vector<int32_t>>();
-  runtime::Session session(*model, pool, {static_cast<int32_t>(prompt.size() + want.size())});
+  runtime::Session session(*model, pool, {static_cast<int32_t>(prompt.size() + want.size()), 512, DType::F32});
   const float* logits = session.eval(prompt.data(), static_cast<int32_t>(prompt.size()));
   std::vector<int32_t> got;
   for (size_t i = 0; i < want.size(); ++i) {
@@ -120,13 +120,13 @@ TEST(GoldenModel, ThreadsAndBatchingAreDeterministic) {
   const int32_t n = static_cast<int32_t>(ids.size());
   const int32_t n_vocab = model->config().n_vocab;
   runtime::ThreadPool one(1), two(2);
-  runtime::Session s1(*model, one, {n}), s2(*model, two, {n});
+  runtime::Session s1(*model, one, {n, 512, DType::F32}), s2(*model, two, {n, 512, DType::F32});
   const float* a = s1.eval(ids.data(), n, true);
   std::vector<float> first(a, a + static_cast<size_t>(n) * n_vocab);
   const float* b = s2.eval(ids.data(), n, true);
   EXPECT_EQ(0, std::memcmp(first.data(), b, first.size() * sizeof(float)));
   // token by token: the last logits equal the batched last row to float rounding
-  runtime::Session s3(*model, two, {n});
+  runtime::Session s3(*model, two, {n, 512, DType::F32});
   const float* c = nullptr;
   for (int32_t i = 0; i < n; ++i) c = s3.eval(&ids[i], 1);
   double mx = 0;

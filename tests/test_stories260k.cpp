@@ -31,7 +31,7 @@ TEST(Stories260K, PromptLogitsAgreeWithLlamaCpp) {
     const auto ids = j["token_ids"].get<std::vector<int32_t>>();
     const auto gold = test::read_f32_file(test::golden("stories260K/" + j["logits_file"].get<std::string>()));
     ASSERT_EQ(gold.size(), ids.size() * 512);
-    runtime::Session s(*model, pool, {64});
+    runtime::Session s(*model, pool, {64, 512, DType::F32});
     const float* ours = s.eval(ids.data(), static_cast<int32_t>(ids.size()), true);
     const auto b = test::tolerance_for("F32", "llama");
     const auto a = test::compare_logits(gold.data(), ours, static_cast<int64_t>(ids.size()), 512, b);

@@ -142,7 +142,7 @@ int cmd_logits(const std::string& model_path, const std::string& tokens, const s
   if (static_cast<int64_t>(ids.size()) > model->config().n_ctx_train)
     fail(ids.size(), " tokens exceed the model's context of ", model->config().n_ctx_train);
   runtime::ThreadPool pool(threads);
-  runtime::Session session(*model, pool, {static_cast<int32_t>(ids.size())});
+  runtime::Session session(*model, pool, {static_cast<int32_t>(ids.size()), 512, DType::F32});  // exact, as the goldens
   const float* logits = session.eval(ids.data(), static_cast<int32_t>(ids.size()), true);
   write_file_atomic(out, logits, ids.size() * model->config().n_vocab * sizeof(float));
   std::fprintf(stderr, "wrote %zu x %d logits to %s\n", ids.size(), model->config().n_vocab, out.c_str());

@@ -303,19 +303,10 @@ void forward_gemma3n(runtime::Session& s, int32_t n) {
       rmsnorm_heads(s, s.k.data(), c.n_head_kv, c.head_dim, L.k_norm);
       rmsnorm_heads(s, s.v.data(), c.n_head_kv, c.head_dim_v, Tensor());
       rope(s, s.k.data(), c.n_head_kv, il);
-    } else {
-      // KV sharing: no K/V of this layer. The source layer (same kind, so same window) already wrote this
-      // ubatch's K/V; hand those same values back to `attention`, whose write into the source's cache is
-      // then a no-op, and attend over the source layer's cache.
-      const int64_t nk = c.n_embd_k(), nv = c.n_embd_v();
-      for (int32_t t = 0; t < n; ++t) {
-        const float* kc = s.kv.k(src, s.pos0 + t);
-        const float* vc = s.kv.v(src, s.pos0 + t);
-        std::copy(kc, kc + nk, s.k.data() + t * nk);
-        std::copy(vc, vc + nv, s.v.data() + t * nv);
-      }
     }
-    attention(s, src, s.q.data(), s.k.data(), s.v.data(), s.att.data());
+    // KV sharing: a layer past the sharing point has no K/V of its own and attends over the cache of its
+    // source layer (same kind, so same window), which already holds this ubatch's K/V.
+    attention(s, src, s.q.data(), src == il ? s.k.data() : nullptr, src == il ? s.v.data() : nullptr, s.att.data());
     linear(s, L.wo, s.att.data(), tmp);
     rmsnorm(s, tmp, tmp, d, L.post_attn_norm);
     add(s, tmp, active, d);

@@ -150,10 +150,11 @@ void rope(Session& s, float* x, int32_t n_heads, int32_t layer) {
 void attention(Session& s, int32_t layer, const float* q, const float* k, const float* v, float* out) {
   const Config& c = s.cfg;
   const int32_t nk = c.n_embd_k(), nv = c.n_embd_v(), hd = c.head_dim, hdv = c.head_dim_v;
-  for (int32_t t = 0; t < s.n_tokens; ++t) {
-    std::copy(k + static_cast<int64_t>(t) * nk, k + static_cast<int64_t>(t + 1) * nk, s.kv.k(layer, s.pos0 + t));
-    std::copy(v + static_cast<int64_t>(t) * nv, v + static_cast<int64_t>(t + 1) * nv, s.kv.v(layer, s.pos0 + t));
-  }
+  if (k)
+    for (int32_t t = 0; t < s.n_tokens; ++t)
+      s.kv.store(layer, s.pos0 + t, k + static_cast<int64_t>(t) * nk, v + static_cast<int64_t>(t) * nv);
+  const bool f16 = s.kv.type() == DType::F16;
+  const VecOps& ops = vec_ops();
   const float scale = c.attn_scale_on_q ? 1.0f
                       : c.attn_scale != 0.0f ? c.attn_scale
                                              : 1.0f / std::sqrt(static_cast<float>(hd));
@@ -171,7 +172,9 @@ void attention(Session& s, int32_t layer, const float* q, const float* k, const 
       const float* qh = q + (static_cast<int64_t>(t) * c.n_head + h) * hd;
       float mx = -INFINITY;
       for (int32_t p = first; p <= pos; ++p) {
-        float sc = dot_f32(qh, s.kv.k(layer, p) + kvh * hd, hd) * scale;
+        float sc = (f16 ? ops.dot_f16(qh, static_cast<const uint16_t*>(s.kv.k(layer, p)) + kvh * hd, hd)
+                        : dot_f32(qh, static_cast<const float*>(s.kv.k(layer, p)) + kvh * hd, hd)) *
+                   scale;
         if (softcap_v > 0.0f) sc = std::tanh(sc * inv_cap) * softcap_v;
         scores[p - first] = sc;
         mx = std::max(mx, sc);
@@ -187,8 +190,12 @@ void attention(Session& s, int32_t layer, const float* q, const float* k, const 
       std::fill(o, o + hdv, 0.0f);
       for (int32_t p = first; p <= pos; ++p) {
         const float w = scores[p - first] * inv;
-        const float* vp = s.kv.v(layer, p) + kvh * hdv;
-        for (int32_t i = 0; i < hdv; ++i) o[i] += w * vp[i];
+        if (f16) {
+          ops.axpy_f16(w, static_cast<const uint16_t*>(s.kv.v(layer, p)) + kvh * hdv, o, hdv);
+        } else {
+          const float* vp = static_cast<const float*>(s.kv.v(layer, p)) + kvh * hdv;
+          for (int32_t i = 0; i < hdv; ++i) o[i] += w * vp[i];
+        }
       }
     }
   };

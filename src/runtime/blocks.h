@@ -18,7 +18,8 @@ void rmsnorm_heads(Session& s, float* x, int32_t n_heads, int32_t head_dim, cons
 void linear(Session& s, const Tensor& w, const float* x, float* out, const Tensor& bias = Tensor());
 // Rotary embedding in place on [n_tokens][n_heads * head_dim] at positions pos0 + t.
 void rope(Session& s, float* x, int32_t n_heads, int32_t layer);
-// Writes this batch's K/V into the cache, then out[t] = softmax(q.K^T * scale + causal/window mask) V.
+// Writes this batch's K/V into the cache (unless k is null: a layer reusing another layer's cache), then
+// out[t] = softmax(q.K^T * scale + causal/window mask) V over the cache of `layer`.
 void attention(Session& s, int32_t layer, const float* q, const float* k, const float* v, float* out);
 // gate[i] = silu(gate[i]) * up[i]
 void swiglu(Session& s, float* gate, const float* up, int64_t width);

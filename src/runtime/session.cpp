@@ -1,12 +1,18 @@
 #include "runtime/session.h"
 
 #include <algorithm>
+#include <cstring>
+
+#include "tensor/kernels.h"
 
 #include "common/error.h"
 
 namespace minnow::runtime {
 
-void KVCache::init(const Config& c, int32_t n_ctx, int32_t n_ubatch) {
+void KVCache::init(const Config& c, int32_t n_ctx, int32_t n_ubatch, DType type) {
+  if (type != DType::F16 && type != DType::F32) fail("KV cache type must be F16 or F32, not ", type_name(type));
+  type_ = type;
+  esize_ = type == DType::F32 ? 4 : 2;
   n_ctx_ = n_ctx;
   n_embd_k_ = c.n_embd_k();
   n_embd_v_ = c.n_embd_v();
@@ -16,14 +22,26 @@ void KVCache::init(const Config& c, int32_t n_ctx, int32_t n_ubatch) {
   for (int32_t il = 0; il < c.n_layer; ++il) {
     const int32_t w = c.layers[il].sliding_window;
     cap_[il] = w > 0 ? std::min(n_ctx, w + n_ubatch - 1) : n_ctx;
-    k_[il].assign(static_cast<size_t>(cap_[il]) * n_embd_k_, 0.0f);
-    v_[il].assign(static_cast<size_t>(cap_[il]) * n_embd_v_, 0.0f);
+    k_[il].assign(static_cast<size_t>(cap_[il]) * n_embd_k_ * esize_, 0);
+    v_[il].assign(static_cast<size_t>(cap_[il]) * n_embd_v_ * esize_, 0);
+  }
+}
+
+void KVCache::store(int32_t layer, int32_t pos, const float* k, const float* v) {
+  uint8_t* kd = k_[layer].data() + slot(layer, pos) * n_embd_k_ * esize_;
+  uint8_t* vd = v_[layer].data() + slot(layer, pos) * n_embd_v_ * esize_;
+  if (type_ == DType::F32) {
+    std::memcpy(kd, k, static_cast<size_t>(n_embd_k_) * 4);
+    std::memcpy(vd, v, static_cast<size_t>(n_embd_v_) * 4);
+  } else {
+    vec_ops().to_f16(k, reinterpret_cast<uint16_t*>(kd), n_embd_k_);
+    vec_ops().to_f16(v, reinterpret_cast<uint16_t*>(vd), n_embd_v_);
   }
 }
 
 size_t KVCache::bytes() const {
   size_t b = 0;
-  for (size_t il = 0; il < k_.size(); ++il) b += (k_[il].size() + v_[il].size()) * sizeof(float);
+  for (size_t il = 0; il < k_.size(); ++il) b += k_[il].size() + v_[il].size();
   return b;
 }
 
@@ -32,7 +50,7 @@ Session::Session(const Model& m, ThreadPool& p, const SessionOptions& opts) : mo
   if (n_ctx > cfg.n_ctx_train)
     fail("context of ", n_ctx, " tokens exceeds the model's training context of ", cfg.n_ctx_train);
   n_ubatch_ = std::max(1, opts.n_ubatch);
-  kv.init(cfg, n_ctx, n_ubatch_);
+  kv.init(cfg, n_ctx, n_ubatch_, opts.kv_type);
   scratch.resize(pool.size());
 }
 

@@ -13,25 +13,32 @@ namespace minnow::runtime {
 struct SessionOptions {
   int32_t n_ctx = 0;       // 0: the model's training context, capped at 4096
   int32_t n_ubatch = 512;  // a longer batch is evaluated in pieces of this many tokens
+  DType kv_type = DType::F16;  // F16 or F32
 };
 
-// K and V for every layer, float32 (exact; the goldens are made with an F32 cache). A sliding-window
-// layer keeps only window + ubatch - 1 positions in a ring, so its memory stays bounded however long
-// the context grows; a global layer keeps all n_ctx positions.
+// K and V for every layer, in F16 (the default: half the memory, as llama.cpp) or F32 (exact; the goldens
+// and `minnow logits` use it). A sliding-window layer keeps only window + ubatch - 1 positions in a ring, so its
+// memory stays bounded however long the context grows; a global layer keeps all n_ctx positions.
 class KVCache {
  public:
-  void init(const Config& c, int32_t n_ctx, int32_t n_ubatch);
-  float* k(int32_t layer, int32_t pos) { return k_[layer].data() + slot(layer, pos) * n_embd_k_; }
-  float* v(int32_t layer, int32_t pos) { return v_[layer].data() + slot(layer, pos) * n_embd_v_; }
+  void init(const Config& c, int32_t n_ctx, int32_t n_ubatch, DType type);
+  DType type() const { return type_; }
+  // Stores one position's K and V (float rows of n_embd_k / n_embd_v), converting to the cache type.
+  void store(int32_t layer, int32_t pos, const float* k, const float* v);
+  // Raw rows: float* when type() is F32, uint16_t* (fp16) when F16.
+  const void* k(int32_t layer, int32_t pos) const { return k_[layer].data() + slot(layer, pos) * n_embd_k_ * esize_; }
+  const void* v(int32_t layer, int32_t pos) const { return v_[layer].data() + slot(layer, pos) * n_embd_v_ * esize_; }
   int32_t n_ctx() const { return n_ctx_; }
   int32_t capacity(int32_t layer) const { return cap_[layer]; }
   size_t bytes() const;
 
  private:
   size_t slot(int32_t layer, int32_t pos) const { return static_cast<size_t>(pos % cap_[layer]); }
+  DType type_ = DType::F16;
+  size_t esize_ = 2;
   int32_t n_ctx_ = 0, n_embd_k_ = 0, n_embd_v_ = 0;
   std::vector<int32_t> cap_;
-  std::vector<std::vector<float>> k_, v_;
+  std::vector<std::vector<uint8_t>> k_, v_;
 };
 
 class Session {

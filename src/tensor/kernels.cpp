@@ -58,6 +58,15 @@ Kernel kernel_for(DType t, Isa isa) {
   return k;
 }
 
+const VecOps& vec_ops() {
+  static const VecOps* ops = [] {
+    if (best_isa() >= Isa::Avx2)
+      if (const VecOps* v = kernels::avx2_vec_ops()) return v;
+    return &kernels::scalar_vec_ops;
+  }();
+  return *ops;
+}
+
 QuantizeActFn quantize_act_for(Isa isa) {
   if (isa > best_isa()) isa = best_isa();
   if (isa == Isa::Avx512)

@@ -56,6 +56,14 @@ Kernel kernel_for(DType t, Isa isa);
 inline Kernel kernel_for(DType t) { return kernel_for(t, best_isa()); }
 QuantizeActFn quantize_act_for(Isa isa);
 
+// Vector helpers for attention over an F16 KV cache (F16C where the CPU has it).
+struct VecOps {
+  float (*dot_f16)(const float* a, const uint16_t* b, int64_t n);          // sum a[i] * b[i]
+  void (*axpy_f16)(float s, const uint16_t* x, float* y, int64_t n);       // y[i] += s * x[i]
+  void (*to_f16)(const float* x, uint16_t* y, int64_t n);                  // round to nearest even
+};
+const VecOps& vec_ops();
+
 // Per-ISA tables (nullptr where the ISA has no specialised kernel for that type).
 namespace kernels {
 GemmFn scalar_gemm(DType t);
@@ -63,6 +71,8 @@ GemmFn avx2_gemm(DType t);
 GemmFn avx512_gemm(DType t);
 QuantizeActFn avx2_quantize_act();
 QuantizeActFn avx512_quantize_act();
+const VecOps* avx2_vec_ops();  // nullptr when not built
+extern const VecOps scalar_vec_ops;
 }  // namespace kernels
 
 }  // namespace minnow

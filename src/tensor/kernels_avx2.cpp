@@ -5,11 +5,13 @@
 namespace minnow::kernels {
 GemmFn avx2_gemm(DType t) { return table(t); }
 QuantizeActFn avx2_quantize_act() { return quantize_act_simd; }
+const VecOps* avx2_vec_ops() { return &kVecOps; }
 }  // namespace minnow::kernels
 #else
 #include "tensor/kernels.h"
 namespace minnow::kernels {
 GemmFn avx2_gemm(DType) { return nullptr; }
 QuantizeActFn avx2_quantize_act() { return nullptr; }
+const VecOps* avx2_vec_ops() { return nullptr; }
 }  // namespace minnow::kernels
 #endif

@@ -219,6 +219,20 @@ void gemm_float(const MatView& w, const void* act, size_t stride, int64_t n_tok,
 }  // namespace
 
 namespace kernels {
+const VecOps scalar_vec_ops = {
+    [](const float* a, const uint16_t* b, int64_t n) {
+      float s = 0.0f;
+      for (int64_t i = 0; i < n; ++i) s += a[i] * fp16_to_f32(b[i]);
+      return s;
+    },
+    [](float sc, const uint16_t* x, float* y, int64_t n) {
+      for (int64_t i = 0; i < n; ++i) y[i] += sc * fp16_to_f32(x[i]);
+    },
+    [](const float* x, uint16_t* y, int64_t n) {
+      for (int64_t i = 0; i < n; ++i) y[i] = f32_to_fp16(x[i]);
+    },
+};
+
 GemmFn scalar_gemm(DType t) {
   switch (t) {
     case DType::F32: case DType::F16: case DType::BF16: return gemm_float;
