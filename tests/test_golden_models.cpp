@@ -136,3 +136,28 @@ TEST(GoldenModel, ThreadsAndBatchingAreDeterministic) {
 }
 
 }  // namespace
+
+namespace {
+// The default F16 KV cache (what `run`, `chat` and the server use) stays close to llama.cpp's F32-cache
+// goldens: within the F16 weight bound, on every architecture's F32 file.
+TEST(GoldenModel, F16KvCacheStaysClose) {
+  MINNOW_REQUIRE_SHARED();
+  int checked = 0;
+  for (const std::string arch : {"llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3", "smollm3"}) {
+    const auto j = load_goldens(arch);
+    auto model = Model::load(test::golden("models/" + arch + "/" + arch + "-F32.gguf"));
+    runtime::ThreadPool pool(2);
+    const auto ids = j["sequences"]["seq0"].get<std::vector<int32_t>>();
+    const auto gold = test::read_f32_file(test::golden("models/" + arch + "/" + j["files"]["F32"]["logits"]["seq0"]["file"].get<std::string>()));
+    runtime::Session s(*model, pool, {static_cast<int32_t>(ids.size())});  // default: F16 cache
+    ASSERT_EQ(s.kv.type(), DType::F16);
+    const float* l = s.eval(ids.data(), static_cast<int32_t>(ids.size()), true);
+    const test::Bounds b = test::tolerance_for("F16", arch);
+    const test::Agreement a = test::compare_logits(gold.data(), l, static_cast<int64_t>(ids.size()), 512, b);
+    std::printf("  %s F32 weights, F16 KV cache: %s\n", arch.c_str(), a.str().c_str());
+    EXPECT_TRUE(a.ok(b)) << arch << ": " << a.str();
+    ++checked;
+  }
+  EXPECT_EQ(checked, 7);
+}
+}  // namespace
