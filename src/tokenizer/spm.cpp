@@ -290,6 +290,42 @@ void Vocab::partition(std::string_view input, bool parse_special, std::vector<Fr
 // SPM tokenizer
 // ---------------------------------------------------------------------------------------------
 
+// token_to_piece(special=true) for every token (llama.cpp's cache_token_to_piece): control, unknown and
+// user-defined tokens print their text; normal tokens with U+2581 as a space; byte tokens <0xXX> as that byte
+// (when decode_byte_tokens; WordPiece has none); unused and undefined tokens as nothing.
+void build_piece_cache(Vocab& vocab, bool decode_byte_tokens) {
+  const int32_t n = vocab.n();
+  vocab.piece.assign(static_cast<size_t>(n), std::string());
+  for (int32_t id = 0; id < n; ++id) {
+    const uint32_t a = vocab.attr[id];
+    const std::string& t = vocab.text[id];
+    std::string& p = vocab.piece[id];
+    if (a & (ATTR_UNKNOWN | ATTR_CONTROL | ATTR_USER_DEFINED)) {
+      p = t;
+    } else if (a & ATTR_NORMAL) {
+      p.reserve(t.size());
+      for (size_t i = 0; i < t.size();) {
+        if (t.compare(i, kSpace.size(), kSpace) == 0) {
+          p += ' ';
+          i += kSpace.size();
+        } else {
+          p += t[i++];
+        }
+      }
+    } else if ((a & ATTR_BYTE) && decode_byte_tokens) {
+      // llama.cpp: strtol(text.substr(3, 2), 16)
+      unsigned v = 0;
+      for (size_t i = 3; i < std::min<size_t>(t.size(), 5); ++i) {
+        const char c = t[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0) break;
+        v = v * 16 + static_cast<unsigned>(d);
+      }
+      p.assign(1, static_cast<char>(v));
+    }
+  }
+}
+
 SpmTokenizer::SpmTokenizer(const gguf::File& file) {
   VocabDefaults d;  // llama.cpp's defaults for LLAMA_VOCAB_TYPE_SPM
   d.bos = 1;
@@ -322,38 +358,7 @@ SpmTokenizer::SpmTokenizer(const gguf::File& file) {
     }
   }
 
-  // token_to_piece(special=true) for every token (llama.cpp's cache_token_to_piece).
-  const int32_t n = vocab_.n();
-  vocab_.piece.assign(static_cast<size_t>(n), std::string());
-  for (int32_t id = 0; id < n; ++id) {
-    const uint32_t a = vocab_.attr[id];
-    const std::string& t = vocab_.text[id];
-    std::string& p = vocab_.piece[id];
-    if (a & (ATTR_UNKNOWN | ATTR_CONTROL | ATTR_USER_DEFINED)) {
-      p = t;
-    } else if (a & ATTR_NORMAL) {
-      p.reserve(t.size());
-      for (size_t i = 0; i < t.size();) {
-        if (t.compare(i, kSpace.size(), kSpace) == 0) {
-          p += ' ';
-          i += kSpace.size();
-        } else {
-          p += t[i++];
-        }
-      }
-    } else if (a & ATTR_BYTE) {
-      // llama.cpp: strtol(text.substr(3, 2), 16)
-      unsigned v = 0;
-      for (size_t i = 3; i < std::min<size_t>(t.size(), 5); ++i) {
-        const char c = t[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-        if (d < 0) break;
-        v = v * 16 + static_cast<unsigned>(d);
-      }
-      p.assign(1, static_cast<char>(v));
-    }
-    // undefined / unused tokens print as nothing
-  }
+  build_piece_cache(vocab_, /*decode_byte_tokens=*/true);
 }
 
 const std::string& SpmTokenizer::token_text(int32_t id) const {

@@ -114,5 +114,8 @@ class SpmTokenizer final : public Tokenizer {
   bool word_split_safe_ = false;
 };
 
+// The printable piece of every token, cached in vocab.piece (shared by the SentencePiece and WordPiece kinds).
+void build_piece_cache(Vocab& vocab, bool decode_byte_tokens);
+
 }  // namespace tok
 }  // namespace minnow

@@ -34,28 +34,7 @@ WpmTokenizer::WpmTokenizer(const gguf::File& file) {
   d.add_sep = true;
   vocab_.load(file, d);
 
-  // token_to_piece(special=true) for every token
-  const int32_t n = vocab_.n();
-  vocab_.piece.assign(static_cast<size_t>(n), std::string());
-  for (int32_t id = 0; id < n; ++id) {
-    const uint32_t a = vocab_.attr[id];
-    const std::string& t = vocab_.text[id];
-    std::string& p = vocab_.piece[id];
-    if (a & (ATTR_UNKNOWN | ATTR_CONTROL | ATTR_USER_DEFINED)) {
-      p = t;
-    } else if (a & ATTR_NORMAL) {
-      p.reserve(t.size());
-      for (size_t i = 0; i < t.size();) {
-        if (t.compare(i, kSpace.size(), kSpace) == 0) {
-          p += ' ';
-          i += kSpace.size();
-        } else {
-          p += t[i++];
-        }
-      }
-    }
-    // byte (llama.cpp aborts on those for WordPiece), unused and undefined tokens print as nothing
-  }
+  build_piece_cache(vocab_, /*decode_byte_tokens=*/false);  // llama.cpp aborts on byte tokens in WordPiece
 }
 
 const std::string& WpmTokenizer::token_text(int32_t id) const {
