@@ -796,13 +796,6 @@ uint64_t merge_hash(uint64_t key) {
   return key;
 }
 
-std::string quoted(std::string_view s) {
-  std::string r = "'";
-  r.append(s.substr(0, 40));
-  if (s.size() > 40) r += "...";
-  return r + "'";
-}
-
 }  // namespace
 
 BpeTokenizer::BpeTokenizer(const gguf::File& file) : instance_(++g_bpe_instances) {

@@ -25,14 +25,15 @@ bool in_list(std::string_view s, std::initializer_list<std::string_view> list) {
   return false;
 }
 
+}  // namespace
+
+// A token text for error messages: quoted, cut at 40 bytes.
 std::string quoted(std::string_view s) {
   std::string r = "'";
   r.append(s.substr(0, 40));
   if (s.size() > 40) r += "...";
   return r + "'";
 }
-
-}  // namespace
 
 // ---------------------------------------------------------------------------------------------
 // Vocab loading (llama_vocab::impl::load)

@@ -116,6 +116,8 @@ class SpmTokenizer final : public Tokenizer {
 
 // The printable piece of every token, cached in vocab.piece (shared by the SentencePiece and WordPiece kinds).
 void build_piece_cache(Vocab& vocab, bool decode_byte_tokens);
+// A token text for error messages: quoted, cut at 40 bytes.
+std::string quoted(std::string_view s);
 
 }  // namespace tok
 }  // namespace minnow
