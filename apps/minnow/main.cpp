@@ -99,7 +99,7 @@ int cmd_run(const std::string& model_path, const std::string& prompt, int n_pred
             int threads, bool ignore_eos, bool verbose) {
   auto model = load_model(model_path, verbose);
   const Tokenizer& tok = model->tokenizer();
-  std::vector<int32_t> ids = tok.encode(prompt, true);
+  std::vector<int32_t> ids = tok.encode(prompt, true, /*parse_special=*/true);  // as llama-cli does
   if (ids.empty()) fail("the prompt produced no tokens");
   const int32_t n_ctx_train = model->config().n_ctx_train;
   if (static_cast<int64_t>(ids.size()) > n_ctx_train)
