@@ -907,11 +907,6 @@ BpeTokenizer::BpeTokenizer(const gguf::File& file) : instance_(++g_bpe_instances
 
 BpeTokenizer::~BpeTokenizer() = default;
 
-const std::string& BpeTokenizer::token_text(int32_t id) const {
-  if (id < 0 || id >= vocab_.n()) fail("token id ", id, " is out of range (the vocab has ", vocab_.n(), " tokens)");
-  return vocab_.text[id];
-}
-
 std::string BpeTokenizer::token_to_piece(int32_t id, bool special) const {
   if (id < 0 || id >= vocab_.n()) fail("token id ", id, " is out of range (the vocab has ", vocab_.n(), " tokens)");
   if (!special && (vocab_.attr[id] & (ATTR_UNKNOWN | ATTR_CONTROL))) return std::string();

@@ -98,7 +98,7 @@ class PreTokenizer {
   std::vector<std::unique_ptr<Pattern>> patterns_;
 };
 
-class BpeTokenizer final : public Tokenizer {
+class BpeTokenizer final : public VocabTokenizer {
  public:
   explicit BpeTokenizer(const gguf::File& file);
   ~BpeTokenizer() override;
@@ -106,15 +106,6 @@ class BpeTokenizer final : public Tokenizer {
   std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special = false) const override;
   std::string token_to_piece(int32_t id, bool special = true) const override;
   std::string kind() const override { return "gpt2"; }
-  int32_t n_vocab() const override { return vocab_.n(); }
-  int32_t bos_id() const override { return vocab_.bos; }
-  int32_t eos_id() const override { return vocab_.eos; }
-  bool add_bos() const override { return vocab_.add_bos; }
-  bool add_eos() const override { return vocab_.add_eos; }
-  bool is_eog(int32_t id) const override { return id >= 0 && id < vocab_.n() && vocab_.eog[id]; }
-  const std::string& token_text(int32_t id) const override;
-
-  const Vocab& vocab() const { return vocab_; }
   const PreTokenizer& pre_tokenizer() const { return *pre_; }
 
   struct Scratch;
@@ -126,7 +117,6 @@ class BpeTokenizer final : public Tokenizer {
   void bpe_word(std::string_view word, Scratch& scratch, std::vector<int32_t>& out) const;
   int32_t find_merge(int32_t left, int32_t right, int32_t& result) const;  // rank, or -1
 
-  Vocab vocab_;
   std::unique_ptr<PreTokenizer> pre_;
   uint64_t instance_;  // distinct for every BpeTokenizer ever made (keys the per-thread word cache)
 

@@ -362,7 +362,7 @@ SpmTokenizer::SpmTokenizer(const gguf::File& file) {
   build_piece_cache(vocab_, /*decode_byte_tokens=*/true);
 }
 
-const std::string& SpmTokenizer::token_text(int32_t id) const {
+const std::string& VocabTokenizer::token_text(int32_t id) const {
   if (id < 0 || id >= vocab_.n()) fail("token id ", id, " is out of range (the vocab has ", vocab_.n(), " tokens)");
   return vocab_.text[id];
 }

@@ -82,13 +82,9 @@ struct Vocab {
 
 };
 
-class SpmTokenizer final : public Tokenizer {
+// What every vocabulary-driven tokenizer shares: the Vocab and the accessors over it.
+class VocabTokenizer : public Tokenizer {
  public:
-  explicit SpmTokenizer(const gguf::File& file);
-
-  std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special = false) const override;
-  std::string token_to_piece(int32_t id, bool special = true) const override;
-  std::string kind() const override { return "llama"; }
   int32_t n_vocab() const override { return vocab_.n(); }
   int32_t bos_id() const override { return vocab_.bos; }
   int32_t eos_id() const override { return vocab_.eos; }
@@ -96,8 +92,19 @@ class SpmTokenizer final : public Tokenizer {
   bool add_eos() const override { return vocab_.add_eos; }
   bool is_eog(int32_t id) const override { return id >= 0 && id < vocab_.n() && vocab_.eog[id]; }
   const std::string& token_text(int32_t id) const override;
-
   const Vocab& vocab() const { return vocab_; }
+
+ protected:
+  Vocab vocab_;
+};
+
+class SpmTokenizer final : public VocabTokenizer {
+ public:
+  explicit SpmTokenizer(const gguf::File& file);
+
+  std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special = false) const override;
+  std::string token_to_piece(int32_t id, bool special = true) const override;
+  std::string kind() const override { return "llama"; }
 
  private:
   struct Scratch;
@@ -106,7 +113,6 @@ class SpmTokenizer final : public Tokenizer {
   // The merge loop itself (llama.cpp's llm_tokenizer_spm_session::tokenize) on one piece of a fragment.
   void bpe(std::string_view text, Scratch& scratch, std::vector<int32_t>& out) const;
 
-  Vocab vocab_;
   int32_t byte_token_[256];  // byte-fallback id for each byte (-1: none)
   // True when every token's U+2581 characters form a leading run (true of real SPM vocabs). Then no token
   // can span the boundary in front of a U+2581 that follows another character, so a fragment can be cut

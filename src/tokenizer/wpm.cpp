@@ -37,11 +37,6 @@ WpmTokenizer::WpmTokenizer(const gguf::File& file) {
   build_piece_cache(vocab_, /*decode_byte_tokens=*/false);  // llama.cpp aborts on byte tokens in WordPiece
 }
 
-const std::string& WpmTokenizer::token_text(int32_t id) const {
-  if (id < 0 || id >= vocab_.n()) fail("token id ", id, " is out of range (the vocab has ", vocab_.n(), " tokens)");
-  return vocab_.text[id];
-}
-
 std::string WpmTokenizer::token_to_piece(int32_t id, bool special) const {
   if (id < 0 || id >= vocab_.n()) fail("token id ", id, " is out of range (the vocab has ", vocab_.n(), " tokens)");
   if (!special && (vocab_.attr[id] & (ATTR_UNKNOWN | ATTR_CONTROL))) return std::string();

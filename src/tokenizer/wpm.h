@@ -19,7 +19,7 @@ namespace gguf { class File; }
 
 namespace tok {
 
-class WpmTokenizer final : public Tokenizer {
+class WpmTokenizer final : public VocabTokenizer {
  public:
   explicit WpmTokenizer(const gguf::File& file);
 
@@ -27,24 +27,15 @@ class WpmTokenizer final : public Tokenizer {
   std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special = false) const override;
   std::string token_to_piece(int32_t id, bool special = true) const override;
   std::string kind() const override { return "bert"; }
-  int32_t n_vocab() const override { return vocab_.n(); }
-  int32_t bos_id() const override { return vocab_.bos; }
-  int32_t eos_id() const override { return vocab_.eos; }
   int32_t sep_id() const { return vocab_.sep; }
   bool add_bos() const override { return true; }
   bool add_eos() const override { return false; }
-  bool is_eog(int32_t id) const override { return id >= 0 && id < vocab_.n() && vocab_.eog[id]; }
-  const std::string& token_text(int32_t id) const override;
-
-  const Vocab& vocab() const { return vocab_; }
 
   // llama.cpp's llm_tokenizer_wpm_session::preprocess: the normalised words of `text`.
   static std::vector<std::string> preprocess(std::string_view text);
 
  private:
   void tokenize_fragment(std::string_view text, std::vector<int32_t>& out) const;
-
-  Vocab vocab_;
 };
 
 }  // namespace tok
