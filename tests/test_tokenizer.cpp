@@ -15,19 +15,13 @@
 #include "common/error.h"
 #include "gguf/gguf.h"
 #include "test_util.h"
+#include "vocab_vectors.h"
 #include "tokenizer/tokenizer.h"
 
 namespace {
 
 using minnow::Tokenizer;
 using Ids = std::vector<int32_t>;
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path) {
   auto file = minnow::gguf::File::open(path);
@@ -38,12 +32,6 @@ std::string hex_to_bytes(const std::string& hex) {
   std::string out;
   for (size_t i = 0; i + 1 < hex.size(); i += 2) out += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
   return out;
-}
-
-std::string ids_str(const Ids& ids) {
-  std::string s;
-  for (int32_t id : ids) s += " " + std::to_string(id);
-  return s;
 }
 
 // Removes the GGUF files the tests wrote when the test binary exits.
@@ -216,7 +204,7 @@ TEST(TokenizerStories, PromptsMatchLlamaCpp) {
   EXPECT_FALSE(tok->add_eos());
   for (int i = 0; i < 3; ++i) {
     SCOPED_TRACE("prompt" + std::to_string(i));
-    const auto j = nlohmann::json::parse(read_file(minnow::test::golden("stories260K/prompt" + std::to_string(i) + ".json")));
+    const auto j = nlohmann::json::parse(minnow::test::read_text_file(minnow::test::golden("stories260K/prompt" + std::to_string(i) + ".json")));
     const std::string prompt = j.at("prompt");
     const Ids expected = j.at("token_ids").get<Ids>();
     EXPECT_EQ(tok->encode(prompt, true), expected) << "prompt '" << prompt << "'";
@@ -266,34 +254,13 @@ void check_vocab_vectors(const std::string& name) {
     ASSERT_EQ(f->get_string("tokenizer.ggml.model"), "llama") << name << " is not an SPM vocab";
   }
   auto tok = load_tokenizer(base);
-  const std::string inp = read_file(base + ".inp");
-  const std::string out = read_file(base + ".out");
-  const std::string sep = "\n__ggml_vocab_test__\n";
-  std::vector<std::string> cases;
-  for (size_t pos = 0;;) {
-    const size_t e = inp.find(sep, pos);
-    if (e == std::string::npos) break;
-    cases.push_back(inp.substr(pos, e - pos));
-    pos = e + sep.size();
-  }
-  std::vector<std::string> lines;
-  {
-    std::istringstream ss(out);
-    for (std::string l; std::getline(ss, l);) lines.push_back(l);
-  }
+  const auto vv = minnow::test::read_vocab_vectors(base + ".inp", base + ".out");
+  const auto& cases = vv.cases;
   ASSERT_FALSE(cases.empty());
-  ASSERT_EQ(cases.size(), lines.size()) << name << ": .inp and .out disagree on the number of cases";
-  size_t ok = 0;
-  std::string report;
-  int shown = 0;
-  for (size_t i = 0; i < cases.size(); ++i) {
-    const std::string got = ids_str(tok->encode(cases[i], false, false));
-    if (got == lines[i]) {
-      ++ok;
-    } else if (shown++ < 5) {
-      report += "\n  case " + std::to_string(i) + " '" + cases[i].substr(0, 60) + "'\n    want:" + lines[i] + "\n    got: " + got;
-    }
-  }
+  ASSERT_EQ(cases.size(), vv.lines.size()) << name << ": .inp and .out disagree on the number of cases";
+  const auto m = minnow::test::match_vocab_vectors(*tok, vv, [](const std::string& c) { return c; });
+  const size_t ok = m.ok;
+  const std::string& report = m.report;
   std::printf("[ %s ] %zu/%zu cases match\n", name.c_str(), ok, cases.size());
   EXPECT_EQ(ok, cases.size()) << name << ": first mismatches:" << report;
   // decoding those ids gives the text back (with the prefix space)

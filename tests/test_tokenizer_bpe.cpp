@@ -19,6 +19,7 @@
 #include "gguf/gguf.h"
 #include "gguf/writer.h"
 #include "test_util.h"
+#include "vocab_vectors.h"
 #include "tokenizer/bpe.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/wpm.h"
@@ -29,25 +30,9 @@ using minnow::Tokenizer;
 using Ids = std::vector<int32_t>;
 using Words = std::vector<std::string>;
 
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path) {
   auto file = minnow::gguf::File::open(path);
   return Tokenizer::from_gguf(*file);
-}
-
-std::string ids_str(const Ids& ids) {
-  std::string s;
-  for (int32_t id : ids) {
-    s += ' ';
-    s += std::to_string(id);
-  }
-  return s;
 }
 
 std::string printable(const std::string& s) {
@@ -110,35 +95,13 @@ TEST_P(VocabVectors, MatchLlamaCpp) {
   ASSERT_FALSE(set.inp.empty()) << set.gguf;
   const std::string dir = minnow::test::golden("vocab/");
   auto tok = load_tokenizer(dir + set.gguf);
-  const std::string inp = read_file(dir + set.inp);
-  const std::string out = read_file(dir + set.inp.substr(0, set.inp.size() - 4) + ".out");
-  const std::string sep = "\n__ggml_vocab_test__\n";
-  std::vector<std::string> cases;
-  for (size_t pos = 0;;) {
-    const size_t e = inp.find(sep, pos);
-    if (e == std::string::npos) break;
-    cases.push_back(inp.substr(pos, e - pos));
-    pos = e + sep.size();
-  }
-  std::vector<std::string> lines;
-  {
-    std::istringstream ss(out);
-    for (std::string l; std::getline(ss, l);) lines.push_back(l);
-  }
+  const auto vv = minnow::test::read_vocab_vectors(dir + set.inp, dir + set.inp.substr(0, set.inp.size() - 4) + ".out");
+  const auto& cases = vv.cases;
   ASSERT_FALSE(cases.empty());
-  ASSERT_EQ(cases.size(), lines.size()) << set.inp << ": .inp and .out disagree on the number of cases";
-  size_t ok = 0;
-  std::string report;
-  int shown = 0;
-  for (size_t i = 0; i < cases.size(); ++i) {
-    const std::string got = ids_str(tok->encode(cases[i], false, false));
-    if (got == lines[i]) {
-      ++ok;
-    } else if (shown++ < 5) {
-      report += "\n  case " + std::to_string(i) + " '" + printable(cases[i].substr(0, 60)) + "'\n    want:" + lines[i] +
-                "\n    got: " + got;
-    }
-  }
+  ASSERT_EQ(cases.size(), vv.lines.size()) << set.inp << ": .inp and .out disagree on the number of cases";
+  const auto m = minnow::test::match_vocab_vectors(*tok, vv, printable);
+  const size_t ok = m.ok;
+  const std::string& report = m.report;
   std::printf("[ %s ] %zu/%zu cases match (%s)\n", set.inp.c_str(), ok, cases.size(), tok->kind().c_str());
   EXPECT_EQ(ok, cases.size()) << set.inp << ": first mismatches:" << report;
 
