@@ -156,6 +156,35 @@ TEST_P(Kernels, SimdMatchesReference) {
   RecordProperty("simd_cases", checked);
 }
 
+// 3. Batches large enough for the AVX-512 panel GEMM (16-row panels, 8 or 12 tokens per tile, float
+//    weights in 2048-column chunks): whole panels, row tails, token tails, and several chunks.
+TEST_P(Kernels, BatchGemmMatchesReference) {
+  const DType t = GetParam();
+  std::mt19937 rng(7 + static_cast<int>(t));
+  const bool is_float = !kernel_for(t, Isa::Scalar).int_act;
+  const int64_t qk = std::max<int64_t>(block_of(t), 32);
+  struct Shape { int64_t rows, cols, n_tok; };
+  const Shape shapes[] = {{32, 2 * qk, 8}, {37, 3 * qk, 13}, {64, qk, 29}, {16, 9 * qk, 12},
+                          {48, is_float ? 4096 + 8 + 3 : 2 * qk, 25}};
+  int checked = 0;
+  for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
+    if (isa > best_isa()) continue;
+    for (const Shape& s : shapes) {
+      Problem p = make(t, s.rows, s.cols, s.n_tok, rng, isa);
+      const auto ref = run(p, Isa::Scalar);
+      Isa used;
+      const auto got = run(p, isa, &used);
+      if (used != isa) break;
+      for (size_t i = 0; i < ref.size(); ++i)
+        ASSERT_NEAR(got[i], ref[i], 2e-4 * (std::fabs(ref[i]) + 1.0f))
+            << type_name(t) << " " << isa_name(isa) << " rows " << p.rows << " cols " << s.cols << " tokens "
+            << p.n_tok << " at row " << i % p.rows << " token " << i / p.rows;
+      ++checked;
+    }
+  }
+  RecordProperty("batch_cases", checked);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllTypes, Kernels, ::testing::ValuesIn(kTypes),
                          [](const ::testing::TestParamInfo<DType>& p) { return std::string(type_name(p.param)); });
 

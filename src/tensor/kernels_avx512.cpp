@@ -1,10 +1,18 @@
-// AVX-512 (VL/BW/VNNI) kernels: the AVX2 source with vpdpbusd for the u8 x s8 dot products
+// AVX-512 (VL/BW/VNNI) kernels: the AVX2 source with vpdpbusd for the u8 x s8 dot products, plus the
+// 512-bit panel GEMM for batches (gemm_panel.inc)
 // (this file is compiled with -mavx512f -mavx512bw -mavx512vl -mavx512vnni; see CMakeLists.txt).
 #if defined(__x86_64__) && defined(__AVX512VNNI__) && defined(__AVX512VL__)
 #define MINNOW_VNNI 1
+#include <cstdlib>
+#include <vector>
 #include "tensor/kernels_x86.inc"
+namespace minnow {
+namespace {
+#include "tensor/gemm_panel.inc"
+}  // namespace
+}  // namespace minnow
 namespace minnow::kernels {
-GemmFn avx512_gemm(DType t) { return table(t); }
+GemmFn avx512_gemm(DType t) { return panel_table(t); }
 QuantizeActFn avx512_quantize_act() { return quantize_act_simd; }
 }  // namespace minnow::kernels
 #else
