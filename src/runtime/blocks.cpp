@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "common/error.h"
@@ -12,6 +13,10 @@
 namespace minnow::runtime {
 
 namespace {
+// Batches of at least this many tokens take the matrix-product attention path, in chunks of this many tokens.
+constexpr int32_t kBatchAttentionTokens = 8;
+constexpr int32_t kAttentionChunk = 64;
+
 MatView view(const Tensor& t) {
   MatView m;
   m.type = t.type;
@@ -57,7 +62,11 @@ static void rmsnorm_row(const float* x, float* out, int64_t n, const float* w, f
 void rmsnorm(Session& s, const float* x, float* out, int64_t width, const Tensor& w) {
   std::vector<float> buf;
   const float* wf = w ? as_f32(s, w, buf) : nullptr;
-  for (int32_t t = 0; t < s.n_tokens; ++t) rmsnorm_row(x + t * width, out + t * width, width, wf, s.cfg.rms_eps);
+  auto job = [&](int64_t t0, int64_t t1, int) {
+    for (int64_t t = t0; t < t1; ++t) rmsnorm_row(x + t * width, out + t * width, width, wf, s.cfg.rms_eps);
+  };
+  if (s.n_tokens >= 4) s.pool.parallel_for(s.n_tokens, job);
+  else job(0, s.n_tokens, 0);
 }
 
 void rmsnorm_heads(Session& s, float* x, int32_t n_heads, int32_t head_dim, const Tensor& w) {
@@ -147,6 +156,76 @@ void rope(Session& s, float* x, int32_t n_heads, int32_t layer) {
   }
 }
 
+namespace {
+struct AttnParams {
+  int32_t hd, hdv, group, window;
+  float scale, softcap, inv_cap;
+};
+
+// Scores of one query row over positions first..pos of the cache, softmaxed; returns the normaliser 1/sum.
+float softmax_row(float* sc, int32_t n, const AttnParams& a) {
+  float mx = -INFINITY;
+  for (int32_t i = 0; i < n; ++i) {
+    float v = sc[i] * a.scale;
+    if (a.softcap > 0.0f) v = std::tanh(v * a.inv_cap) * a.softcap;
+    sc[i] = v;
+    mx = std::max(mx, v);
+  }
+  return 1.0f / vec_ops().exp_sum(sc, n, mx);
+}
+
+// Prefill: for one KV head and a chunk of tokens, scores = Q K^T and out = P V as two matrix products
+// through the same kernels as the weights (the keys, and the values transposed, play the weight matrix),
+// so each cached K/V row is read once per chunk instead of once per query head and token.
+void attention_chunk(Session& s, int32_t layer, const float* q, float* out, int32_t kvh, int32_t t0, int32_t t1,
+                     const AttnParams& a) {
+  const Config& c = s.cfg;
+  const int32_t pos_first = s.pos0 + t0, pos_last = s.pos0 + t1 - 1;
+  const int32_t p_lo = a.window > 0 ? std::max(0, pos_first - a.window + 1) : 0;
+  const int32_t n_pos = pos_last - p_lo + 1;
+  const int32_t n_q = (t1 - t0) * a.group;
+  const DType kv_type = s.kv.type();
+  const size_t es = kv_type == DType::F16 ? 2 : 4;
+  thread_local std::vector<uint8_t> keys;
+  thread_local std::vector<float> vt, qs, scores, o;
+  keys.resize(static_cast<size_t>(n_pos) * a.hd * es);
+  vt.resize(static_cast<size_t>(a.hdv) * n_pos);
+  qs.resize(static_cast<size_t>(n_q) * a.hd);
+  scores.resize(static_cast<size_t>(n_q) * n_pos);
+  o.resize(static_cast<size_t>(n_q) * a.hdv);
+  for (int32_t p = 0; p < n_pos; ++p) {
+    const auto* kr = static_cast<const uint8_t*>(s.kv.k(layer, p_lo + p)) + static_cast<size_t>(kvh) * a.hd * es;
+    std::memcpy(keys.data() + static_cast<size_t>(p) * a.hd * es, kr, a.hd * es);
+    const void* vr = s.kv.v(layer, p_lo + p);
+    for (int32_t i = 0; i < a.hdv; ++i)
+      vt[static_cast<size_t>(i) * n_pos + p] =
+          kv_type == DType::F16 ? fp16_to_f32(static_cast<const uint16_t*>(vr)[kvh * a.hdv + i])
+                                : static_cast<const float*>(vr)[kvh * a.hdv + i];
+  }
+  for (int32_t t = t0; t < t1; ++t)
+    std::memcpy(qs.data() + static_cast<size_t>(t - t0) * a.group * a.hd,
+                q + (static_cast<int64_t>(t) * c.n_head + kvh * a.group) * a.hd, sizeof(float) * a.group * a.hd);
+  MatView km{kv_type, keys.data(), a.hd * es, a.hd, n_pos};
+  const Kernel kk = kernel_for(kv_type);
+  kk.gemm(km, qs.data(), sizeof(float) * a.hd, n_q, scores.data(), n_pos, 0, n_pos);
+  for (int32_t i = 0; i < n_q; ++i) {
+    const int32_t pos = pos_first + i / a.group;
+    const int32_t first = a.window > 0 ? std::max(0, pos - a.window + 1) : 0;
+    float* row = scores.data() + static_cast<size_t>(i) * n_pos;
+    const int32_t lo = first - p_lo, n = pos - first + 1;
+    const float inv = softmax_row(row + lo, n, a);
+    for (int32_t p = 0; p < lo; ++p) row[p] = 0.0f;
+    for (int32_t p = lo; p < lo + n; ++p) row[p] *= inv;
+    for (int32_t p = lo + n; p < n_pos; ++p) row[p] = 0.0f;
+  }
+  MatView vm{DType::F32, reinterpret_cast<const uint8_t*>(vt.data()), sizeof(float) * n_pos, n_pos, a.hdv};
+  kernel_for(DType::F32).gemm(vm, scores.data(), sizeof(float) * n_pos, n_q, o.data(), a.hdv, 0, a.hdv);
+  for (int32_t t = t0; t < t1; ++t)
+    std::memcpy(out + (static_cast<int64_t>(t) * c.n_head + kvh * a.group) * a.hdv,
+                o.data() + static_cast<size_t>(t - t0) * a.group * a.hdv, sizeof(float) * a.group * a.hdv);
+}
+}  // namespace
+
 void attention(Session& s, int32_t layer, const float* q, const float* k, const float* v, float* out) {
   const Config& c = s.cfg;
   const int32_t nk = c.n_embd_k(), nv = c.n_embd_v(), hd = c.head_dim, hdv = c.head_dim_v;
@@ -155,37 +234,38 @@ void attention(Session& s, int32_t layer, const float* q, const float* k, const 
       s.kv.store(layer, s.pos0 + t, k + static_cast<int64_t>(t) * nk, v + static_cast<int64_t>(t) * nv);
   const bool f16 = s.kv.type() == DType::F16;
   const VecOps& ops = vec_ops();
-  const float scale = c.attn_scale_on_q ? 1.0f
-                      : c.attn_scale != 0.0f ? c.attn_scale
-                                             : 1.0f / std::sqrt(static_cast<float>(hd));
-  const int32_t group = c.n_head / c.n_head_kv;
-  const int32_t window = c.layers[layer].sliding_window;
-  const float softcap_v = c.attn_softcap, inv_cap = softcap_v > 0.0f ? 1.0f / softcap_v : 0.0f;
+  AttnParams a;
+  a.hd = hd;
+  a.hdv = hdv;
+  a.scale = c.attn_scale_on_q ? 1.0f : c.attn_scale != 0.0f ? c.attn_scale : 1.0f / std::sqrt(static_cast<float>(hd));
+  a.group = c.n_head / c.n_head_kv;
+  a.window = c.layers[layer].sliding_window;
+  a.softcap = c.attn_softcap;
+  a.inv_cap = a.softcap > 0.0f ? 1.0f / a.softcap : 0.0f;
+  if (s.n_tokens >= kBatchAttentionTokens) {
+    const int32_t chunks = (s.n_tokens + kAttentionChunk - 1) / kAttentionChunk;
+    auto job = [&](int64_t j0, int64_t j1, int) {
+      for (int64_t j = j0; j < j1; ++j) {
+        const int32_t kvh = static_cast<int32_t>(j % c.n_head_kv), ch = static_cast<int32_t>(j / c.n_head_kv);
+        attention_chunk(s, layer, q, out, kvh, ch * kAttentionChunk, std::min(s.n_tokens, (ch + 1) * kAttentionChunk), a);
+      }
+    };
+    s.pool.parallel_for(static_cast<int64_t>(chunks) * c.n_head_kv, job);
+    return;
+  }
   const int64_t n_jobs = static_cast<int64_t>(s.n_tokens) * c.n_head;
   auto job = [&](int64_t j0, int64_t j1, int ti) {
     float* scores = s.scratch[ti].data();
     for (int64_t j = j0; j < j1; ++j) {
       const int32_t t = static_cast<int32_t>(j / c.n_head), h = static_cast<int32_t>(j % c.n_head);
-      const int32_t kvh = h / group;
+      const int32_t kvh = h / a.group;
       const int32_t pos = s.pos0 + t;
-      const int32_t first = window > 0 ? std::max(0, pos - window + 1) : 0;
+      const int32_t first = a.window > 0 ? std::max(0, pos - a.window + 1) : 0;
       const float* qh = q + (static_cast<int64_t>(t) * c.n_head + h) * hd;
-      float mx = -INFINITY;
-      for (int32_t p = first; p <= pos; ++p) {
-        float sc = (f16 ? ops.dot_f16(qh, static_cast<const uint16_t*>(s.kv.k(layer, p)) + kvh * hd, hd)
-                        : dot_f32(qh, static_cast<const float*>(s.kv.k(layer, p)) + kvh * hd, hd)) *
-                   scale;
-        if (softcap_v > 0.0f) sc = std::tanh(sc * inv_cap) * softcap_v;
-        scores[p - first] = sc;
-        mx = std::max(mx, sc);
-      }
-      double sum = 0.0;
-      for (int32_t p = first; p <= pos; ++p) {
-        const float e = std::exp(scores[p - first] - mx);
-        scores[p - first] = e;
-        sum += e;
-      }
-      const float inv = static_cast<float>(1.0 / sum);
+      for (int32_t p = first; p <= pos; ++p)
+        scores[p - first] = f16 ? ops.dot_f16(qh, static_cast<const uint16_t*>(s.kv.k(layer, p)) + kvh * hd, hd)
+                                : dot_f32(qh, static_cast<const float*>(s.kv.k(layer, p)) + kvh * hd, hd);
+      const float inv = softmax_row(scores, pos - first + 1, a);
       float* o = out + (static_cast<int64_t>(t) * c.n_head + h) * hdv;
       std::fill(o, o + hdv, 0.0f);
       for (int32_t p = first; p <= pos; ++p) {
@@ -218,8 +298,10 @@ float gelu_tanh_table(float x) {
 }
 
 void geglu(Session& s, float* gate, const float* up, int64_t width) {
-  const int64_t n = width * s.n_tokens;
-  for (int64_t i = 0; i < n; ++i) gate[i] = gelu_tanh_table(gate[i]) * up[i];
+  auto job = [&](int64_t i0, int64_t i1, int) {
+    for (int64_t i = i0; i < i1; ++i) gate[i] = gelu_tanh_table(gate[i]) * up[i];
+  };
+  s.pool.parallel_for(width * s.n_tokens, job, 64);
 }
 
 void glu(Session& s, float* gate, const float* up, int64_t width) {
@@ -248,11 +330,9 @@ void split3(Session& s, const float* fused, int64_t a, int64_t b, int64_t c, flo
 }
 
 void swiglu(Session& s, float* gate, const float* up, int64_t width) {
-  const int64_t n = width * s.n_tokens;
-  for (int64_t i = 0; i < n; ++i) {
-    const float g = gate[i];
-    gate[i] = g / (1.0f + std::exp(-g)) * up[i];
-  }
+  const VecOps& ops = vec_ops();
+  auto job = [&](int64_t i0, int64_t i1, int) { ops.silu_mul(gate + i0, up + i0, i1 - i0); };
+  s.pool.parallel_for(width * s.n_tokens, job, 64);
 }
 
 void add(Session& s, float* x, const float* y, int64_t width) {

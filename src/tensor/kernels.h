@@ -61,6 +61,8 @@ struct VecOps {
   float (*dot_f16)(const float* a, const uint16_t* b, int64_t n);          // sum a[i] * b[i]
   void (*axpy_f16)(float s, const uint16_t* x, float* y, int64_t n);       // y[i] += s * x[i]
   void (*to_f16)(const float* x, uint16_t* y, int64_t n);                  // round to nearest even
+  void (*silu_mul)(float* gate, const float* up, int64_t n);               // gate = silu(gate) * up
+  float (*exp_sum)(float* x, int64_t n, float sub);                        // x = exp(x - sub); returns sum
 };
 const VecOps& vec_ops();
 

@@ -231,6 +231,14 @@ const VecOps scalar_vec_ops = {
     [](const float* x, uint16_t* y, int64_t n) {
       for (int64_t i = 0; i < n; ++i) y[i] = f32_to_fp16(x[i]);
     },
+    [](float* g, const float* u, int64_t n) {
+      for (int64_t i = 0; i < n; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+    },
+    [](float* x, int64_t n, float sub) {
+      double sum = 0.0;
+      for (int64_t i = 0; i < n; ++i) sum += (x[i] = std::exp(x[i] - sub));
+      return static_cast<float>(sum);
+    },
 };
 
 GemmFn scalar_gemm(DType t) {
