@@ -1,5 +1,6 @@
 // Matrix x vector throughput of each kernel, in GB/s of weights read: once with a matrix that stays in
-// L2 (what the arithmetic alone allows) and once with one far larger than the caches (what memory allows).
+// L2 (what the arithmetic alone allows) and once with one far larger than the caches (what memory allows);
+// gemm64 is a 64-token batch (prefill), read as GOP/s.
 // Timing only: nothing here is a test. Run: build/bench/kernel_bench [--benchmark_filter=Q4_K]
 #include <benchmark/benchmark.h>
 
@@ -58,6 +59,8 @@ int reg = [] {
     benchmark::RegisterBenchmark(("matvec_L2/" + n).c_str(), BM_matvec, t, 256, 2048, 1);
     benchmark::RegisterBenchmark(("matvec_DRAM/" + n).c_str(), BM_matvec, t, 65536, 2048, 1);
     benchmark::RegisterBenchmark(("matmul4_L2/" + n).c_str(), BM_matvec, t, 256, 2048, 4);
+    // a prefill-sized batch (the AVX-512 panel GEMM): compare GOP/s with the VNNI / FMA peak
+    benchmark::RegisterBenchmark(("gemm64/" + n).c_str(), BM_matvec, t, 512, 2048, 64);
   }
   return 0;
 }();
