@@ -9,6 +9,7 @@
 
 #include "tensor/fp16.h"
 #include "tensor/kernels.h"
+#include "tensor/repack.h"
 
 using namespace minnow;
 
@@ -26,15 +27,23 @@ std::vector<uint8_t> weights(DType t, int64_t rows, int64_t cols) {
   return w;
 }
 
-void BM_matvec(benchmark::State& state, DType t, int64_t rows, int64_t cols, int n_tok) {
-  const auto w = weights(t, rows, cols);
+void BM_matvec(benchmark::State& state, DType t, int64_t rows, int64_t cols, int n_tok, bool packed) {
+  auto w = weights(t, rows, cols);
   MatView m;
   m.type = t;
   m.data = w.data();
   m.row_bytes = row_bytes(t, cols);
   m.cols = cols;
   m.rows = rows;
-  const Kernel k = kernel_for(t);
+  Kernel k = kernel_for(t);
+  if (packed) {  // the R16 layout weights are repacked into at load (tensor/repack.h)
+    std::vector<uint8_t> p(packed_bytes(t, rows, cols));
+    repack_rows(t, w.data(), m.row_bytes, cols, 0, rows / kPackRows, p.data());
+    w.swap(p);
+    m.data = w.data();
+    m.packed = true;
+    k = packed_kernel_for(t);
+  }
   std::vector<float> x(cols * n_tok, 0.5f), y(rows * n_tok);
   std::vector<uint8_t> act(act_row_bytes(cols) * n_tok);
   const size_t stride = k.int_act ? act_row_bytes(cols) : cols * sizeof(float);
@@ -47,7 +56,7 @@ void BM_matvec(benchmark::State& state, DType t, int64_t rows, int64_t cols, int
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(w.size()));
   state.counters["GOP/s"] = benchmark::Counter(2.0 * rows * cols * n_tok * state.iterations(), benchmark::Counter::kIsRate);
-  state.SetLabel(isa_name(k.isa));
+  state.SetLabel(std::string(isa_name(k.isa)) + (packed ? " R16" : ""));
 }
 
 const DType kTypes[] = {DType::F16, DType::BF16, DType::Q8_0, DType::Q6_K, DType::Q5_K, DType::Q4_K, DType::Q4_0,
@@ -56,11 +65,15 @@ const DType kTypes[] = {DType::F16, DType::BF16, DType::Q8_0, DType::Q6_K, DType
 int reg = [] {
   for (DType t : kTypes) {
     const std::string n = type_name(t);
-    benchmark::RegisterBenchmark(("matvec_L2/" + n).c_str(), BM_matvec, t, 256, 2048, 1);
-    benchmark::RegisterBenchmark(("matvec_DRAM/" + n).c_str(), BM_matvec, t, 65536, 2048, 1);
-    benchmark::RegisterBenchmark(("matmul4_L2/" + n).c_str(), BM_matvec, t, 256, 2048, 4);
-    // a prefill-sized batch (the AVX-512 panel GEMM): compare GOP/s with the VNNI / FMA peak
-    benchmark::RegisterBenchmark(("gemm64/" + n).c_str(), BM_matvec, t, 512, 2048, 64);
+    for (bool packed : {false, true}) {
+      if (packed && !repack_supported(t, 65536, 2048)) continue;
+      const std::string s = n + (packed ? "_R16" : "");
+      benchmark::RegisterBenchmark(("matvec_L2/" + s).c_str(), BM_matvec, t, 256, 2048, 1, packed);
+      benchmark::RegisterBenchmark(("matvec_DRAM/" + s).c_str(), BM_matvec, t, 65536, 2048, 1, packed);
+      benchmark::RegisterBenchmark(("matmul4_L2/" + s).c_str(), BM_matvec, t, 256, 2048, 4, packed);
+      // a prefill-sized batch (the AVX-512 panel GEMM): compare GOP/s with the VNNI / FMA peak
+      benchmark::RegisterBenchmark(("gemm64/" + s).c_str(), BM_matvec, t, 512, 2048, 64, packed);
+    }
   }
   return 0;
 }();

@@ -111,28 +111,52 @@ TEST_P(GoldenGreedy, SixteenTokensMatch) {
 INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenGreedy, ::testing::ValuesIn(discover_archs()),
                          [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
-// The batch split and thread count must not change a single bit of the result.
+// The thread count must not change a single bit of the result; nor may the batch size, as long as the same
+// kernels run (under 8 tokens every step, attention included, takes the decode path). From 8 tokens attention
+// is computed as matrix products, which sum in another order: on an F32 model that moves the logits by float
+// rounding only (measured 2.8e-6 std). On a quantized model a last-bit change can move an activation across
+// an int8 rounding boundary (TOLERANCE.md: "differs at the odd position where an activation sits on a rounding
+// tie"), which moves the logits by a few hundredths (measured 0.036 std with repacked weights, 1e-6 without, by
+// luck): the bound there is half the Q4_K_M golden bound, which each path must meet on its own.
+std::vector<float> eval_batched(const Model& m, runtime::ThreadPool& pool, const std::vector<int32_t>& ids) {
+  runtime::Session s(m, pool, {static_cast<int32_t>(ids.size()), 512, DType::F32});
+  const float* a = s.eval(ids.data(), static_cast<int32_t>(ids.size()), true);
+  return std::vector<float>(a, a + ids.size() * static_cast<size_t>(m.config().n_vocab));
+}
+std::vector<float> eval_one_by_one(const Model& m, runtime::ThreadPool& pool, const std::vector<int32_t>& ids) {
+  runtime::Session s(m, pool, {static_cast<int32_t>(ids.size()), 512, DType::F32});
+  const float* c = nullptr;
+  for (const int32_t& id : ids) c = s.eval(&id, 1);
+  return std::vector<float>(c, c + m.config().n_vocab);
+}
+// max |last batched row - token-by-token| / std of the batched row
+double last_row_gap(const std::vector<float>& batch, const std::vector<float>& last) {
+  const size_t nv = last.size(), off = batch.size() - nv;
+  double mean = 0, var = 0, mx = 0;
+  for (size_t v = 0; v < nv; ++v) mean += batch[off + v] / static_cast<double>(nv);
+  for (size_t v = 0; v < nv; ++v) var += (batch[off + v] - mean) * (batch[off + v] - mean) / static_cast<double>(nv);
+  for (size_t v = 0; v < nv; ++v) mx = std::max(mx, std::fabs(static_cast<double>(last[v]) - batch[off + v]));
+  return mx / std::sqrt(var);
+}
+
 TEST(GoldenModel, ThreadsAndBatchingAreDeterministic) {
   MINNOW_REQUIRE_SHARED();
   auto model = Model::load(test::golden("models/llama/llama-Q4_K_M.gguf"));
   const auto j = load_goldens("llama");
   const std::vector<int32_t> ids = j["sequences"]["seq1"].get<std::vector<int32_t>>();
-  const int32_t n = static_cast<int32_t>(ids.size());
-  const int32_t n_vocab = model->config().n_vocab;
+  ASSERT_GT(ids.size(), 8u);
   runtime::ThreadPool one(1), two(2);
-  runtime::Session s1(*model, one, {n, 512, DType::F32}), s2(*model, two, {n, 512, DType::F32});
-  const float* a = s1.eval(ids.data(), n, true);
-  std::vector<float> first(a, a + static_cast<size_t>(n) * n_vocab);
-  const float* b = s2.eval(ids.data(), n, true);
-  EXPECT_EQ(0, std::memcmp(first.data(), b, first.size() * sizeof(float)));
-  // token by token: the last logits equal the batched last row to float rounding
-  runtime::Session s3(*model, two, {n, 512, DType::F32});
-  const float* c = nullptr;
-  for (int32_t i = 0; i < n; ++i) c = s3.eval(&ids[i], 1);
-  double mx = 0;
-  for (int32_t v = 0; v < n_vocab; ++v)
-    mx = std::max(mx, std::fabs(static_cast<double>(c[v]) - first[static_cast<size_t>(n - 1) * n_vocab + v]));
-  EXPECT_LT(mx, 1e-4);
+  const auto first = eval_batched(*model, one, ids);
+  EXPECT_EQ(first, eval_batched(*model, two, ids));
+  // under 8 tokens: batched and token by token are the same computation, bit for bit
+  const std::vector<int32_t> head(ids.begin(), ids.begin() + 7);
+  const auto batched7 = eval_batched(*model, two, head);
+  const auto last7 = eval_one_by_one(*model, two, head);
+  EXPECT_EQ(0, std::memcmp(last7.data(), batched7.data() + batched7.size() - last7.size(), last7.size() * 4));
+  // the whole sequence: matrix-product attention vs decode attention
+  EXPECT_LT(last_row_gap(first, eval_one_by_one(*model, two, ids)), 0.189 / 2);
+  auto f32 = Model::load(test::golden("models/llama/llama-F32.gguf"));
+  EXPECT_LT(last_row_gap(eval_batched(*f32, two, ids), eval_one_by_one(*f32, two, ids)), 1e-5);
 }
 
 }  // namespace

@@ -2,7 +2,9 @@
 //  1. the scalar integer reference equals the dot product of dequantized weights and dequantized
 //     activations (so the reference itself is tied to the bit-exact dequantizers);
 //  2. every SIMD kernel this CPU runs equals the scalar reference up to float summation order;
-//  3. the SIMD activation quantizers equal the reference quantizer bit for bit.
+//  3. the SIMD activation quantizers equal the reference quantizer bit for bit;
+//  4. R16 repacking (tensor/repack.h) gives back the GGUF blocks bit for bit, and the packed kernels equal
+//     the scalar reference (decode) and the unpacked panel kernels (prefill, bit for bit).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -12,6 +14,7 @@
 
 #include "tensor/fp16.h"
 #include "tensor/kernels.h"
+#include "tensor/repack.h"
 #include "tensor/types.h"
 
 using namespace minnow;
@@ -223,5 +226,87 @@ TEST(ActQuant, Q8KMatchesLlamaCppRule) {
   EXPECT_FLOAT_EQ(r.d[0] * r.q[3], 2.0f);
   EXPECT_EQ(r.bsum[0], -127 + 127 - 64);
 }
+
+// 4. R16-packed weights
+class Packed : public ::testing::TestWithParam<DType> {};
+
+std::vector<uint8_t> pack(const Problem& p) {
+  std::vector<uint8_t> out(packed_bytes(p.type, p.rows, p.cols));
+  repack_rows(p.type, p.w.data(), row_bytes(p.type, p.cols), p.cols, 0, p.rows / kPackRows, out.data());
+  return out;
+}
+
+TEST_P(Packed, RoundTripIsBitExact) {
+  const DType t = GetParam();
+  std::mt19937 rng(11);
+  Problem p = make(t, 48, 768, 1, rng);
+  const auto packed = pack(p);
+  const size_t rb = row_bytes(t, p.cols);
+  std::vector<uint8_t> row(rb);
+  std::vector<float> a(p.cols), b(p.cols);
+  for (int64_t r = 0; r < p.rows; ++r) {
+    unpack_row(t, packed.data(), p.cols, r, row.data());
+    ASSERT_EQ(0, std::memcmp(row.data(), p.w.data() + r * rb, rb)) << type_name(t) << " row " << r;
+    dequantize_packed_row(t, packed.data(), p.cols, r, a.data());
+    dequantize_row(t, p.w.data() + r * rb, b.data(), p.cols);
+    ASSERT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float))) << type_name(t) << " row " << r;
+  }
+}
+
+TEST_P(Packed, KernelMatchesReference) {
+  const DType t = GetParam();
+  const Kernel pk = packed_kernel_for(t);
+  if (!pk.gemm) GTEST_SKIP() << "no packed kernel for " << type_name(t) << " on this CPU";
+  std::mt19937 rng(13);
+  int checked = 0;
+  for (int64_t n_tok : {1, 2, 3, 4, 5, 7, 8, 13, 24}) {
+    Problem p = make(t, 64, 512, n_tok, rng, Isa::Avx512);
+    const auto packed = pack(p);
+    MatView mv = p.view();
+    mv.data = packed.data();
+    mv.packed = true;
+    const auto ref = run(p, Isa::Scalar);
+    const auto unpacked = run(p, Isa::Avx512);
+    std::vector<float> got(p.rows * n_tok, NAN);
+    // whole groups, and ranges that cut groups (as a caller other than the thread pool might)
+    for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, 16}, {16, 21}, {21, 48}, {48, 64}})
+      pk.gemm(mv, p.act.data(), p.act_stride, n_tok, got.data(), p.rows, r0, r1);
+    for (size_t i = 0; i < ref.size(); ++i) {
+      ASSERT_NEAR(got[i], ref[i], 2e-4 * (std::fabs(ref[i]) + 1.0f))
+          << type_name(t) << " tokens " << n_tok << " at row " << i % p.rows << " token " << i / p.rows;
+      if (n_tok >= 8) ASSERT_EQ(got[i], unpacked[i]) << "prefill must equal the unpacked panel kernel";
+    }
+    ++checked;
+  }
+  RecordProperty("cases", checked);
+}
+
+// Decode (1-7 tokens) must round exactly as prefill (8+): a last-bit difference can flip the int8 rounding
+// of the next layer's activations, and then batched and token-by-token logits drift apart (seen: 0.04).
+TEST_P(Packed, DecodeEqualsPrefillBitForBit) {
+  const DType t = GetParam();
+  const Kernel pk = packed_kernel_for(t);
+  if (!pk.gemm) GTEST_SKIP() << "no packed kernel for " << type_name(t) << " on this CPU";
+  std::mt19937 rng(17);
+  Problem p = make(t, 32, 1024, 9, rng, Isa::Avx512);
+  const auto packed = pack(p);
+  MatView mv = p.view();
+  mv.data = packed.data();
+  mv.packed = true;
+  std::vector<float> batch(p.rows * p.n_tok), one(p.rows * p.n_tok);
+  pk.gemm(mv, p.act.data(), p.act_stride, p.n_tok, batch.data(), p.rows, 0, p.rows);
+  for (int64_t k = 0; k < p.n_tok; k += 3)  // 3 tokens at a time (the 2- and 1-token kernels)
+    pk.gemm(mv, p.act.data() + k * p.act_stride, p.act_stride, std::min<int64_t>(3, p.n_tok - k),
+            one.data() + k * p.rows, p.rows, 0, p.rows);
+  for (size_t i = 0; i < batch.size(); ++i) ASSERT_EQ(batch[i], one[i]) << type_name(t) << " at " << i;
+}
+
+TEST(Packed, OnlyWholeGroupsAreRepacked) {
+  EXPECT_FALSE(repack_supported(DType::Q4_K, 40, 512));   // rows not a multiple of 16
+  EXPECT_FALSE(repack_supported(DType::Q8_0, 48, 512));   // no R16 layout
+}
+
+INSTANTIATE_TEST_SUITE_P(R16, Packed, ::testing::Values(DType::Q4_K, DType::Q6_K),
+                         [](const ::testing::TestParamInfo<DType>& p) { return std::string(type_name(p.param)); });
 
 }  // namespace

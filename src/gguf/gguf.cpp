@@ -164,6 +164,14 @@ std::unique_ptr<File> File::open(const std::string& path) {
   return f;
 }
 
+void File::release(const void* p, size_t n) const {
+  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto b = reinterpret_cast<uintptr_t>(p), e = b + n;
+  const uintptr_t lo = (b + page - 1) / page * page, hi = e / page * page;
+  if (lo < hi && b >= reinterpret_cast<uintptr_t>(base_) && e <= reinterpret_cast<uintptr_t>(base_) + size_)
+    madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+}
+
 File::~File() {
   if (base_) munmap(const_cast<uint8_t*>(base_), size_);
   if (fd_ >= 0) ::close(fd_);

@@ -1,9 +1,13 @@
 #include "model/model.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <map>
+#include <thread>
 
 #include "common/error.h"
+#include "tensor/repack.h"
 
 namespace minnow {
 
@@ -53,7 +57,45 @@ std::unique_ptr<Model> Model::load(const std::string& path, bool vocab_only) {
   if (m->config_.n_vocab != m->tokenizer_->n_vocab())
     fail(path, ": token_embd has ", m->config_.n_vocab, " rows but the tokenizer has ", m->tokenizer_->n_vocab(),
          " tokens");
+  m->repack_weights();
   return m;
+}
+
+void Model::FreeDeleter::operator()(uint8_t* p) const { std::free(p); }
+
+void tensor_row(const Tensor& t, int64_t r, float* out) {
+  if (t.packed) dequantize_packed_row(t.type, t.data, t.cols(), r, out);
+  else dequantize_row(t.type, t.row(r), out, t.cols());
+}
+
+void Model::repack_weights() {
+  std::vector<Tensor*> mats = {&weights_.token_embd, &weights_.output};
+  for (LayerWeights& L : weights_.layers)
+    for (Tensor* t : {&L.wq, &L.wk, &L.wv, &L.wo, &L.wqkv, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) mats.push_back(t);
+  std::map<const uint8_t*, const uint8_t*> done;  // original -> packed (a tied output shares its embedding's)
+  const unsigned n_threads = std::max(1u, std::min(8u, std::thread::hardware_concurrency()));
+  for (Tensor* t : mats) {
+    if (!*t || t->packed || !repack_supported(t->type, t->rows(), t->cols())) continue;
+    const uint8_t* original = t->data;
+    auto it = done.find(original);
+    if (it == done.end()) {
+      const size_t bytes = packed_bytes(t->type, t->rows(), t->cols());
+      auto* dst = static_cast<uint8_t*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
+      if (!dst) fail(file_->path(), ": out of memory repacking '", t->name(), "' (", bytes, " bytes)");
+      packed_.emplace_back(dst);
+      const int64_t groups = t->rows() / kPackRows;
+      std::vector<std::thread> pool;
+      for (unsigned k = 0; k < n_threads; ++k) {
+        const int64_t g0 = groups * k / n_threads, g1 = groups * (k + 1) / n_threads;
+        pool.emplace_back([=] { repack_rows(t->type, original, t->row_bytes, t->cols(), g0, g1, dst); });
+      }
+      for (auto& th : pool) th.join();
+      file_->release(original, t->row_bytes * static_cast<size_t>(t->rows()));  // the mapped copy is not read again
+      it = done.emplace(original, dst).first;
+    }
+    t->data = it->second;
+    t->packed = true;
+  }
 }
 
 uint64_t Model::arch_uint(const std::string& key, uint64_t fallback) const {

@@ -20,13 +20,17 @@ struct Tensor {
   int64_t ne[4] = {1, 1, 1, 1};
   size_t row_bytes = 0;
   const uint8_t* data = nullptr;
+  bool packed = false;  // data is in the R16 layout of tensor/repack.h: read rows with tensor_row()
 
   explicit operator bool() const { return data != nullptr; }
   int64_t cols() const { return ne[0]; }
   int64_t rows() const { return ne[1] * ne[2] * ne[3]; }
-  const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_bytes; }
+  const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_bytes; }  // not packed
   const std::string& name() const { return info->name; }
 };
+
+// Row r of a weight matrix as floats, whatever its layout (GGUF or packed).
+void tensor_row(const Tensor& t, int64_t r, float* out);
 
 enum class RopeType { Norm, Neox };  // Norm: adjacent pairs (llama). Neox: halves (qwen2, gemma, phi3, ...).
 
@@ -137,7 +141,12 @@ class Model {
   double arch_float(const std::string& key, double fallback) const;
 
  private:
+  // Rewrites the matrices the CPU kernels read into their faster layout (tensor/repack.h), once, at load.
+  void repack_weights();
+
+  struct FreeDeleter { void operator()(uint8_t* p) const; };
   std::unique_ptr<gguf::File> file_;
+  std::vector<std::unique_ptr<uint8_t, FreeDeleter>> packed_;  // owns the repacked matrices
   Config config_;
   Weights weights_;
   std::unique_ptr<Tokenizer> tokenizer_;

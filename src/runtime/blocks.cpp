@@ -24,6 +24,7 @@ MatView view(const Tensor& t) {
   m.row_bytes = t.row_bytes;
   m.cols = t.cols();
   m.rows = t.rows();
+  m.packed = t.packed;
   return m;
 }
 
@@ -41,7 +42,7 @@ void embed(Session& s, float* x, float scale) {
   const int64_t d = e.cols();
   for (int32_t t = 0; t < s.n_tokens; ++t) {
     float* out = x + t * d;
-    dequantize_row(e.type, e.row(s.batch_tokens[t]), out, d);
+    tensor_row(e, s.batch_tokens[t], out);
     if (scale != 1.0f)
       for (int64_t i = 0; i < d; ++i) out[i] *= scale;
   }
@@ -80,7 +81,7 @@ void linear(Session& s, const Tensor& w, const float* x, float* out, const Tenso
   const MatView m = view(w);
   const int64_t n_tok = s.n_tokens;
   if (s.observer && out != s.logits_out) s.observer(w, x, n_tok);
-  const Kernel k = kernel_for(w.type);
+  const Kernel k = w.packed ? packed_kernel_for(w.type) : kernel_for(w.type);
   const void* act = x;
   size_t stride = static_cast<size_t>(m.cols) * sizeof(float);
   if (k.int_act) {

@@ -58,6 +58,12 @@ Kernel kernel_for(DType t, Isa isa) {
   return k;
 }
 
+Kernel packed_kernel_for(DType t) {
+  Kernel k = kernel_for(t);
+  k.gemm = best_isa() == Isa::Avx512 ? kernels::avx512_packed_gemm(t) : nullptr;
+  return k;
+}
+
 const VecOps& vec_ops() {
   static const VecOps* ops = [] {
     if (best_isa() >= Isa::Avx2)

@@ -54,6 +54,9 @@ struct Kernel {
 // every type has a scalar kernel). Type must be one with can_dequantize.
 Kernel kernel_for(DType t, Isa isa);
 inline Kernel kernel_for(DType t) { return kernel_for(t, best_isa()); }
+// The kernel for R16-packed weights of type t (tensor/repack.h); gemm is nullptr where this CPU and build have
+// none, and then nothing is repacked.
+Kernel packed_kernel_for(DType t);
 QuantizeActFn quantize_act_for(Isa isa);
 
 // Vector helpers for attention over an F16 KV cache (F16C where the CPU has it).
@@ -71,6 +74,7 @@ namespace kernels {
 GemmFn scalar_gemm(DType t);
 GemmFn avx2_gemm(DType t);
 GemmFn avx512_gemm(DType t);
+GemmFn avx512_packed_gemm(DType t);
 QuantizeActFn avx2_quantize_act();
 QuantizeActFn avx512_quantize_act();
 const VecOps* avx2_vec_ops();  // nullptr when not built

@@ -14,6 +14,7 @@ struct MatView {
   size_t row_bytes = 0;
   int64_t cols = 0;  // elements per row (the dot-product length)
   int64_t rows = 0;
+  bool packed = false;  // data is in the R16 layout of tensor/repack.h (row_bytes then does not apply)
 };
 
 // Plain float dot product (the one the reference uses; also used by attention).
