@@ -306,7 +306,7 @@ TEST(Packed, OnlyWholeGroupsAreRepacked) {
   EXPECT_FALSE(repack_supported(DType::Q8_0, 48, 512));   // no R16 layout
 }
 
-INSTANTIATE_TEST_SUITE_P(R16, Packed, ::testing::Values(DType::Q4_K, DType::Q6_K),
+INSTANTIATE_TEST_SUITE_P(R16, Packed, ::testing::Values(DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K),
                          [](const ::testing::TestParamInfo<DType>& p) { return std::string(type_name(p.param)); });
 
 }  // namespace

@@ -16,11 +16,22 @@ namespace {
 // Field offsets within one unit.
 // codes: the first sub-block pair's codes; stride: bytes from one pair's codes to the next; high: the first
 // pair's top bits (Q6_K; they follow that pair's codes, so a unit is read front to back in one pass).
+// bits: bits per code above the low 4 held in `high` (0, 1 or 2).
+struct Q4_0Unit {  // per 32-block j: d[16] f16 at 288j, then its codes
+  static constexpr size_t codes = 32, stride = 288, high = 0, bytes = 2304;
+  static constexpr int bits = 0;
+};
 struct Q4KUnit {
   static constexpr size_t d = 0, dmin = 32, sc = 64, m = 192, codes = 320, stride = 256, high = 0, bytes = 2368;
+  static constexpr int bits = 0;
+};
+struct Q5KUnit {
+  static constexpr size_t d = 0, dmin = 32, sc = 64, m = 192, codes = 320, stride = 320, high = 576, bytes = 2880;
+  static constexpr int bits = 1;
 };
 struct Q6KUnit {
   static constexpr size_t d = 0, sc = 32, codes = 288, stride = 384, high = 544, bytes = 3360;
+  static constexpr int bits = 2;
 };
 
 // ---- one super-block's codes (element order, unsigned) to and from the GGUF blocks ----
@@ -34,6 +45,22 @@ void q4k_codes(const BlockQ4_K& b, uint8_t q[256]) {
 void q4k_set_codes(BlockQ4_K& b, const uint8_t q[256]) {
   for (int c = 0; c < 4; ++c)
     for (int l = 0; l < 32; ++l) b.qs[32 * c + l] = static_cast<uint8_t>(q[64 * c + l] | q[64 * c + 32 + l] << 4);
+}
+void q5k_codes(const BlockQ5_K& b, uint8_t q[256]) {
+  for (int c = 0; c < 4; ++c)
+    for (int l = 0; l < 32; ++l) {
+      q[64 * c + l] = static_cast<uint8_t>((b.qs[32 * c + l] & 0xF) | ((b.qh[l] >> (2 * c)) & 1) << 4);
+      q[64 * c + 32 + l] = static_cast<uint8_t>((b.qs[32 * c + l] >> 4) | ((b.qh[l] >> (2 * c + 1)) & 1) << 4);
+    }
+}
+void q5k_set_codes(BlockQ5_K& b, const uint8_t q[256]) {
+  std::memset(b.qh, 0, sizeof b.qh);
+  for (int c = 0; c < 4; ++c)
+    for (int l = 0; l < 32; ++l) {
+      const uint8_t lo = q[64 * c + l], hi = q[64 * c + 32 + l];
+      b.qs[32 * c + l] = static_cast<uint8_t>((lo & 0xF) | (hi & 0xF) << 4);
+      b.qh[l] = static_cast<uint8_t>(b.qh[l] | (lo >> 4) << (2 * c) | (hi >> 4) << (2 * c + 1));
+    }
 }
 void q6k_codes(const BlockQ6_K& b, uint8_t q[256]) {
   for (int n = 0; n < 2; ++n) {
@@ -81,10 +108,13 @@ void put_codes(uint8_t* unit, int r, const uint8_t q[256]) {
       for (int i = 0; i < 4; ++i) {
         const uint8_t lo = q[32 * j + 4 * v + i], hi = q[32 * j + 16 + 4 * v + i];
         unit[U::codes + U::stride * j + 64 * v + 4 * r + i] = static_cast<uint8_t>((lo & 0xF) | (hi & 0xF) << 4);
-        if (U::high) {
+        if (U::bits == 2) {  // two 64-byte vectors per pair: v = 2h + k at bits 4k..4k+3
           uint8_t& h = unit[U::high + U::stride * j + 64 * (v / 2) + 4 * r + i];
           const int shift = 4 * (v % 2);
           h = static_cast<uint8_t>((h & ~(0xF << shift)) | ((lo >> 4) | (hi >> 4) << 2) << shift);
+        } else if (U::bits == 1) {  // one vector per pair: vector v at bits 2v (low nibble's) and 2v+1
+          uint8_t& h = unit[U::high + U::stride * j + 4 * r + i];
+          h = static_cast<uint8_t>((h & ~(3 << (2 * v))) | ((lo >> 4) | (hi >> 4) << 1) << (2 * v));
         }
       }
 }
@@ -95,10 +125,14 @@ void get_codes(const uint8_t* unit, int r, uint8_t q[256]) {
       for (int i = 0; i < 4; ++i) {
         const uint8_t b = unit[U::codes + U::stride * j + 64 * v + 4 * r + i];
         uint8_t lo = b & 0xF, hi = b >> 4;
-        if (U::high) {
+        if (U::bits == 2) {
           const uint8_t h = static_cast<uint8_t>(unit[U::high + U::stride * j + 64 * (v / 2) + 4 * r + i] >> (4 * (v % 2)));
           lo = static_cast<uint8_t>(lo | (h & 3) << 4);
           hi = static_cast<uint8_t>(hi | ((h >> 2) & 3) << 4);
+        } else if (U::bits == 1) {
+          const uint8_t h = static_cast<uint8_t>(unit[U::high + U::stride * j + 4 * r + i] >> (2 * v));
+          lo = static_cast<uint8_t>(lo | (h & 1) << 4);
+          hi = static_cast<uint8_t>(hi | ((h >> 1) & 1) << 4);
         }
         q[32 * j + 4 * v + i] = lo;
         q[32 * j + 16 + 4 * v + i] = hi;
@@ -112,11 +146,104 @@ uint16_t load_u16(const uint8_t* p) {
 }
 void store_u16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
 
+// Q4_K and Q5_K share their scale fields.
+template <class U, class B>
+void put_k4_scales(uint8_t* unit, int r, const B& b) {
+  store_u16(unit + U::d + 2 * r, b.d);
+  store_u16(unit + U::dmin + 2 * r, b.dmin);
+  for (int j = 0; j < 8; ++j) unpack_scale_min_k4(j, b.scales, unit[U::sc + 16 * j + r], unit[U::m + 16 * j + r]);
+}
+template <class U, class B>
+void get_k4_scales(const uint8_t* unit, int r, B& b) {
+  b.d = load_u16(unit + U::d + 2 * r);
+  b.dmin = load_u16(unit + U::dmin + 2 * r);
+  uint8_t sc[8], m[8];
+  for (int j = 0; j < 8; ++j) sc[j] = unit[U::sc + 16 * j + r], m[j] = unit[U::m + 16 * j + r];
+  pack_scale_min_k4(sc, m, b.scales);
+}
+
+// One row's 256 columns (src: its GGUF blocks) into / out of a unit.
+void put_row(DType t, const uint8_t* src, uint8_t* unit, int r) {
+  uint8_t q[256];
+  switch (t) {
+    case DType::Q4_0:
+      for (int j = 0; j < 8; ++j) {
+        BlockQ4_0 b;
+        std::memcpy(&b, src + j * sizeof b, sizeof b);
+        store_u16(unit + Q4_0Unit::stride * j + 2 * r, b.d);
+        for (int l = 0; l < 16; ++l) q[32 * j + l] = b.qs[l] & 0xF, q[32 * j + 16 + l] = b.qs[l] >> 4;
+      }
+      return put_codes<Q4_0Unit>(unit, r, q);
+    case DType::Q4_K: {
+      BlockQ4_K b;
+      std::memcpy(&b, src, sizeof b);
+      put_k4_scales<Q4KUnit>(unit, r, b);
+      q4k_codes(b, q);
+      return put_codes<Q4KUnit>(unit, r, q);
+    }
+    case DType::Q5_K: {
+      BlockQ5_K b;
+      std::memcpy(&b, src, sizeof b);
+      put_k4_scales<Q5KUnit>(unit, r, b);
+      q5k_codes(b, q);
+      return put_codes<Q5KUnit>(unit, r, q);
+    }
+    default: {  // Q6_K
+      BlockQ6_K b;
+      std::memcpy(&b, src, sizeof b);
+      store_u16(unit + Q6KUnit::d + 2 * r, b.d);
+      for (int s = 0; s < 16; ++s) unit[Q6KUnit::sc + 16 * s + r] = static_cast<uint8_t>(b.scales[s]);
+      q6k_codes(b, q);
+      return put_codes<Q6KUnit>(unit, r, q);
+    }
+  }
+}
+void get_row(DType t, const uint8_t* unit, int r, uint8_t* out) {
+  uint8_t q[256];
+  switch (t) {
+    case DType::Q4_0:
+      get_codes<Q4_0Unit>(unit, r, q);
+      for (int j = 0; j < 8; ++j) {
+        BlockQ4_0 b;
+        b.d = load_u16(unit + Q4_0Unit::stride * j + 2 * r);
+        for (int l = 0; l < 16; ++l) b.qs[l] = static_cast<uint8_t>(q[32 * j + l] | q[32 * j + 16 + l] << 4);
+        std::memcpy(out + j * sizeof b, &b, sizeof b);
+      }
+      return;
+    case DType::Q4_K: {
+      BlockQ4_K b;
+      get_k4_scales<Q4KUnit>(unit, r, b);
+      get_codes<Q4KUnit>(unit, r, q);
+      q4k_set_codes(b, q);
+      std::memcpy(out, &b, sizeof b);
+      return;
+    }
+    case DType::Q5_K: {
+      BlockQ5_K b;
+      get_k4_scales<Q5KUnit>(unit, r, b);
+      get_codes<Q5KUnit>(unit, r, q);
+      q5k_set_codes(b, q);
+      std::memcpy(out, &b, sizeof b);
+      return;
+    }
+    default: {
+      BlockQ6_K b;
+      b.d = load_u16(unit + Q6KUnit::d + 2 * r);
+      for (int s = 0; s < 16; ++s) b.scales[s] = static_cast<int8_t>(unit[Q6KUnit::sc + 16 * s + r]);
+      get_codes<Q6KUnit>(unit, r, q);
+      q6k_set_codes(b, q);
+      std::memcpy(out, &b, sizeof b);
+    }
+  }
+}
+
 }  // namespace
 
 size_t packed_unit_bytes(DType t) {
   switch (t) {
+    case DType::Q4_0: return Q4_0Unit::bytes;
     case DType::Q4_K: return Q4KUnit::bytes;
+    case DType::Q5_K: return Q5KUnit::bytes;
     case DType::Q6_K: return Q6KUnit::bytes;
     default: return 0;
   }
@@ -133,61 +260,24 @@ bool repack_supported(DType t, int64_t rows, int64_t cols) {
 
 void repack_rows(DType t, const uint8_t* src, size_t row_bytes, int64_t cols, int64_t g0, int64_t g1, uint8_t* dst) {
   const size_t ub = packed_unit_bytes(t);
+  const size_t src_unit = minnow::row_bytes(t, kPackCols);  // GGUF bytes of 256 columns of one row
   const int64_t units = cols / kPackCols;
-  uint8_t q[256];
   for (int64_t g = g0; g < g1; ++g)
     for (int64_t u = 0; u < units; ++u) {
-      uint8_t* unit = dst + (static_cast<size_t>(g * units + u)) * ub;
+      uint8_t* unit = dst + static_cast<size_t>(g * units + u) * ub;
       std::memset(unit, 0, ub);
-      for (int r = 0; r < kPackRows; ++r) {
-        const uint8_t* row = src + static_cast<size_t>(g * kPackRows + r) * row_bytes;
-        if (t == DType::Q4_K) {
-          BlockQ4_K b;
-          std::memcpy(&b, row + u * sizeof(BlockQ4_K), sizeof b);
-          store_u16(unit + Q4KUnit::d + 2 * r, b.d);
-          store_u16(unit + Q4KUnit::dmin + 2 * r, b.dmin);
-          for (int j = 0; j < 8; ++j) unpack_scale_min_k4(j, b.scales, unit[Q4KUnit::sc + 16 * j + r], unit[Q4KUnit::m + 16 * j + r]);
-          q4k_codes(b, q);
-          put_codes<Q4KUnit>(unit, r, q);
-        } else {  // Q6_K
-          BlockQ6_K b;
-          std::memcpy(&b, row + u * sizeof(BlockQ6_K), sizeof b);
-          store_u16(unit + Q6KUnit::d + 2 * r, b.d);
-          for (int s = 0; s < 16; ++s) unit[Q6KUnit::sc + 16 * s + r] = static_cast<uint8_t>(b.scales[s]);
-          q6k_codes(b, q);
-          put_codes<Q6KUnit>(unit, r, q);
-        }
-      }
+      for (int r = 0; r < kPackRows; ++r)
+        put_row(t, src + static_cast<size_t>(g * kPackRows + r) * row_bytes + u * src_unit, unit, r);
     }
 }
 
 void unpack_row(DType t, const uint8_t* packed, int64_t cols, int64_t r, uint8_t* out) {
   const size_t ub = packed_unit_bytes(t);
+  const size_t src_unit = row_bytes(t, kPackCols);
   const int64_t units = cols / kPackCols;
   const int64_t g = r / kPackRows;
-  const int rr = static_cast<int>(r % kPackRows);
-  uint8_t q[256];
-  for (int64_t u = 0; u < units; ++u) {
-    const uint8_t* unit = packed + static_cast<size_t>(g * units + u) * ub;
-    if (t == DType::Q4_K) {
-      BlockQ4_K b;
-      b.d = load_u16(unit + Q4KUnit::d + 2 * rr);
-      b.dmin = load_u16(unit + Q4KUnit::dmin + 2 * rr);
-      uint8_t sc[8], m[8];
-      for (int j = 0; j < 8; ++j) sc[j] = unit[Q4KUnit::sc + 16 * j + rr], m[j] = unit[Q4KUnit::m + 16 * j + rr];
-      pack_scale_min_k4(sc, m, b.scales);
-      get_codes<Q4KUnit>(unit, rr, q);
-      q4k_set_codes(b, q);
-      std::memcpy(out + u * sizeof b, &b, sizeof b);
-    } else {
-      BlockQ6_K b;
-      b.d = load_u16(unit + Q6KUnit::d + 2 * rr);
-      for (int s = 0; s < 16; ++s) b.scales[s] = static_cast<int8_t>(unit[Q6KUnit::sc + 16 * s + rr]);
-      get_codes<Q6KUnit>(unit, rr, q);
-      q6k_set_codes(b, q);
-      std::memcpy(out + u * sizeof b, &b, sizeof b);
-    }
-  }
+  for (int64_t u = 0; u < units; ++u)
+    get_row(t, packed + static_cast<size_t>(g * units + u) * ub, static_cast<int>(r % kPackRows), out + u * src_unit);
 }
 
 void dequantize_packed_row(DType t, const uint8_t* packed, int64_t cols, int64_t r, float* out) {

@@ -6,10 +6,13 @@
 // [.. field ..][16 rows]: one 64-byte load gives the same 4 elements of 16 rows, ready for vpdpbusd with the
 // activation broadcast, and one vector op scales 16 rows. Decode reads one sequential stream and spends
 // about a third of the instructions per weight. The bytes are the same codes and scales as the GGUF blocks,
-// rearranged: unpack_rows() gives back the original blocks bit for bit.
+// rearranged (the 6-bit K-quant scales one per byte): unpack_row() gives back the original blocks bit for bit.
 //
 // Layouts of one unit (16 rows x 256 columns), all little-endian:
+//   Q4_0 (2304 bytes): 8 x (d[16] f16 of 32-block j | codes of j (256))
 //   Q4_K (2368 bytes): d[16] f16 | dmin[16] f16 | sc[8 sub][16] u8 | m[8 sub][16] u8 | codes (2048)
+//   Q5_K (2880 bytes): as Q4_K, with 8 x (codes of pair j (256) | fifth bits of j (64)): byte 4r+i of the
+//          fifth bits holds vector v's low-nibble element at bit 2v and its high-nibble element at 2v+1
 //   Q6_K (3360 bytes): d[16] f16 | sc[16 sub][16] i8 | 8 x (codes of pair j (256, low 4 bits) | high j (128))
 //   codes: for each 32-element sub-block pair j and v = 0..3, 64 bytes: byte 4r+i holds in its low nibble
 //          element 32j+4v+i of row r and in its high nibble element 32j+16+4v+i.
