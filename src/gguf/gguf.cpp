@@ -164,12 +164,17 @@ std::unique_ptr<File> File::open(const std::string& path) {
   return f;
 }
 
-void File::release(const void* p, size_t n) const {
-  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  const auto b = reinterpret_cast<uintptr_t>(p), e = b + n;
-  const uintptr_t lo = (b + page - 1) / page * page, hi = e / page * page;
-  if (lo < hi && b >= reinterpret_cast<uintptr_t>(base_) && e <= reinterpret_cast<uintptr_t>(base_) + size_)
-    madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+bool File::read_at(const void* mapped, size_t n, void* out) const {
+  const auto* p = static_cast<const uint8_t*>(mapped);
+  if (p < base_ || n > size_ || static_cast<size_t>(p - base_) > size_ - n) return false;
+  size_t done = 0;
+  while (done < n) {
+    const ssize_t r = ::pread(fd_, static_cast<uint8_t*>(out) + done, n - done, static_cast<off_t>(p - base_) + done);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    done += static_cast<size_t>(r);
+  }
+  return true;
 }
 
 File::~File() {

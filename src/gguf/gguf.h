@@ -65,9 +65,9 @@ class File {
   const std::string& path() const { return path_; }
   uint32_t version() const { return version_; }
   size_t file_size() const { return size_; }
-  // Drops the mapped pages wholly inside [p, p + n) from this process's memory (a later read maps them
-  // again from the file): for tensors that were copied elsewhere at load.
-  void release(const void* p, size_t n) const;
+  // Copies n bytes of the file, at the offset that `mapped` (a pointer into this file's data) has, into out
+  // with pread, without touching the mapping. False on a read error.
+  bool read_at(const void* mapped, size_t n, void* out) const;
   uint64_t alignment() const { return alignment_; }
 
   const std::vector<std::pair<std::string, Value>>& metadata() const { return kv_; }

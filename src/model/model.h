@@ -144,9 +144,10 @@ class Model {
   // Rewrites the matrices the CPU kernels read into their faster layout (tensor/repack.h), once, at load.
   void repack_weights();
 
-  struct FreeDeleter { void operator()(uint8_t* p) const; };
+  struct PackedBuffer;  // anonymous memory (huge pages where the kernel grants them)
+  struct PackedDeleter { void operator()(PackedBuffer* p) const; };
   std::unique_ptr<gguf::File> file_;
-  std::vector<std::unique_ptr<uint8_t, FreeDeleter>> packed_;  // owns the repacked matrices
+  std::vector<std::unique_ptr<PackedBuffer, PackedDeleter>> packed_;  // owns the repacked matrices
   Config config_;
   Weights weights_;
   std::unique_ptr<Tokenizer> tokenizer_;

@@ -101,22 +101,28 @@ void pack_scale_min_k4(const uint8_t sc[8], const uint8_t m[8], uint8_t out[12])
 }
 
 // ---- codes of one row into / out of the unit's shared nibble (and Q6_K high-bit) fields ----
+// Four elements at a time as one 32-bit word (this runs over every weight at load).
 template <class U>
 void put_codes(uint8_t* unit, int r, const uint8_t q[256]) {
-  for (int j = 0; j < 8; ++j)
-    for (int v = 0; v < 4; ++v)
-      for (int i = 0; i < 4; ++i) {
-        const uint8_t lo = q[32 * j + 4 * v + i], hi = q[32 * j + 16 + 4 * v + i];
-        unit[U::codes + U::stride * j + 64 * v + 4 * r + i] = static_cast<uint8_t>((lo & 0xF) | (hi & 0xF) << 4);
-        if (U::bits == 2) {  // two 64-byte vectors per pair: v = 2h + k at bits 4k..4k+3
-          uint8_t& h = unit[U::high + U::stride * j + 64 * (v / 2) + 4 * r + i];
-          const int shift = 4 * (v % 2);
-          h = static_cast<uint8_t>((h & ~(0xF << shift)) | ((lo >> 4) | (hi >> 4) << 2) << shift);
-        } else if (U::bits == 1) {  // one vector per pair: vector v at bits 2v (low nibble's) and 2v+1
-          uint8_t& h = unit[U::high + U::stride * j + 4 * r + i];
-          h = static_cast<uint8_t>((h & ~(3 << (2 * v))) | ((lo >> 4) | (hi >> 4) << 1) << (2 * v));
-        }
-      }
+  auto ld = [](const uint8_t* p) { uint32_t v; std::memcpy(&v, p, 4); return v; };
+  auto st = [](uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); };
+  for (int j = 0; j < 8; ++j) {
+    uint32_t high[2] = {0, 0};
+    for (int v = 0; v < 4; ++v) {
+      const uint32_t lo = ld(q + 32 * j + 4 * v), hi = ld(q + 32 * j + 16 + 4 * v);
+      st(unit + U::codes + U::stride * j + 64 * v + 4 * r, (lo & 0x0F0F0F0Fu) | (hi & 0x0F0F0F0Fu) << 4);
+      if (U::bits == 2)  // two 64-byte vectors per pair: v = 2h + k at bits 4k..4k+3
+        high[v / 2] |= (((lo >> 4) & 0x03030303u) | ((hi >> 4) & 0x03030303u) << 2) << (4 * (v % 2));
+      else if (U::bits == 1)  // one vector per pair: vector v at bits 2v (low nibble's) and 2v+1
+        high[0] |= (((lo >> 4) & 0x01010101u) | ((hi >> 4) & 0x01010101u) << 1) << (2 * v);
+    }
+    if (U::bits == 2) {
+      st(unit + U::high + U::stride * j + 4 * r, high[0]);
+      st(unit + U::high + U::stride * j + 64 + 4 * r, high[1]);
+    } else if (U::bits == 1) {
+      st(unit + U::high + U::stride * j + 4 * r, high[0]);
+    }
+  }
 }
 template <class U>
 void get_codes(const uint8_t* unit, int r, uint8_t q[256]) {
