@@ -80,7 +80,7 @@ void tensor_row(const Tensor& t, int64_t r, float* out) {
 
 // Reads the file with pread into a small buffer rather than through the mapping: touching 1 GB of mapped
 // pages costs a page fault per 4 KiB (most of the load time, measured), and the mapped copy then never enters
-// this process's memory. The destination asks for huge pages for the same reason.
+// this process's memory. (Asking for huge pages for the destination measured no faster, load or decode.)
 void Model::repack_weights() {
   std::vector<Tensor*> mats = {&weights_.token_embd, &weights_.output};
   for (LayerWeights& L : weights_.layers)
@@ -95,7 +95,6 @@ void Model::repack_weights() {
       const size_t bytes = packed_bytes(t->type, t->rows(), t->cols());
       void* mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
       if (mem == MAP_FAILED) fail(file_->path(), ": out of memory repacking '", t->name(), "' (", bytes, " bytes)");
-      madvise(mem, bytes, MADV_HUGEPAGE);
       packed_.emplace_back(new PackedBuffer{mem, bytes});
       auto* dst = static_cast<uint8_t*>(mem);
       const int64_t groups = t->rows() / kPackRows;

@@ -144,7 +144,7 @@ class Model {
   // Rewrites the matrices the CPU kernels read into their faster layout (tensor/repack.h), once, at load.
   void repack_weights();
 
-  struct PackedBuffer;  // anonymous memory (huge pages where the kernel grants them)
+  struct PackedBuffer;  // anonymous memory from mmap
   struct PackedDeleter { void operator()(PackedBuffer* p) const; };
   std::unique_ptr<gguf::File> file_;
   std::vector<std::unique_ptr<PackedBuffer, PackedDeleter>> packed_;  // owns the repacked matrices
