@@ -172,6 +172,10 @@ void get_k4_scales(const uint8_t* unit, int r, B& b) {
 void put_row(DType t, const uint8_t* src, uint8_t* unit, int r) {
   uint8_t q[256];
   switch (t) {
+    case DType::F16:
+    case DType::BF16:  // [column][16 rows]
+      for (int k = 0; k < 256; ++k) std::memcpy(unit + 32 * k + 2 * r, src + 2 * k, 2);
+      return;
     case DType::Q4_0:
       for (int j = 0; j < 8; ++j) {
         BlockQ4_0 b;
@@ -207,6 +211,10 @@ void put_row(DType t, const uint8_t* src, uint8_t* unit, int r) {
 void get_row(DType t, const uint8_t* unit, int r, uint8_t* out) {
   uint8_t q[256];
   switch (t) {
+    case DType::F16:
+    case DType::BF16:
+      for (int k = 0; k < 256; ++k) std::memcpy(out + 2 * k, unit + 32 * k + 2 * r, 2);
+      return;
     case DType::Q4_0:
       get_codes<Q4_0Unit>(unit, r, q);
       for (int j = 0; j < 8; ++j) {
@@ -247,6 +255,8 @@ void get_row(DType t, const uint8_t* unit, int r, uint8_t* out) {
 
 size_t packed_unit_bytes(DType t) {
   switch (t) {
+    case DType::F16:
+    case DType::BF16: return 8192;
     case DType::Q4_0: return Q4_0Unit::bytes;
     case DType::Q4_K: return Q4KUnit::bytes;
     case DType::Q5_K: return Q5KUnit::bytes;

@@ -9,6 +9,7 @@
 // rearranged (the 6-bit K-quant scales one per byte): unpack_row() gives back the original blocks bit for bit.
 //
 // Layouts of one unit (16 rows x 256 columns), all little-endian:
+//   F16, BF16 (8192 bytes): [column][16 rows]
 //   Q4_0 (2304 bytes): 8 x (d[16] f16 of 32-block j | codes of j (256))
 //   Q4_K (2368 bytes): d[16] f16 | dmin[16] f16 | sc[8 sub][16] u8 | m[8 sub][16] u8 | codes (2048)
 //   Q5_K (2880 bytes): as Q4_K, with 8 x (codes of pair j (256) | fifth bits of j (64)): byte 4r+i of the
