@@ -311,10 +311,10 @@ TEST_P(Packed, DecodeEqualsPrefillBitForBit) {
 
 TEST(Packed, OnlyWholeGroupsAreRepacked) {
   EXPECT_FALSE(repack_supported(DType::Q4_K, 40, 512));   // rows not a multiple of 16
-  EXPECT_FALSE(repack_supported(DType::Q8_0, 48, 512));   // no R16 layout
+  EXPECT_FALSE(repack_supported(DType::Q4_1, 48, 512));   // no R16 layout
 }
 
-INSTANTIATE_TEST_SUITE_P(R16, Packed, ::testing::Values(DType::F16, DType::BF16, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K),
+INSTANTIATE_TEST_SUITE_P(R16, Packed, ::testing::Values(DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K),
                          [](const ::testing::TestParamInfo<DType>& p) { return std::string(type_name(p.param)); });
 
 }  // namespace

@@ -176,6 +176,18 @@ void put_row(DType t, const uint8_t* src, uint8_t* unit, int r) {
     case DType::BF16:  // [column][16 rows]
       for (int k = 0; k < 256; ++k) std::memcpy(unit + 32 * k + 2 * r, src + 2 * k, 2);
       return;
+    case DType::Q8_0:  // per 32-block j at 544j: d[16] f16, then 8 x [16 rows x 4 codes], stored as q + 128
+      for (int j = 0; j < 8; ++j) {
+        const uint8_t* b = src + j * sizeof(BlockQ8_0);
+        std::memcpy(unit + 544 * j + 2 * r, b, 2);
+        for (int g = 0; g < 8; ++g) {
+          uint32_t v;
+          std::memcpy(&v, b + 2 + 4 * g, 4);
+          v ^= 0x80808080u;
+          std::memcpy(unit + 544 * j + 32 + 64 * g + 4 * r, &v, 4);
+        }
+      }
+      return;
     case DType::Q4_0:
       for (int j = 0; j < 8; ++j) {
         BlockQ4_0 b;
@@ -214,6 +226,18 @@ void get_row(DType t, const uint8_t* unit, int r, uint8_t* out) {
     case DType::F16:
     case DType::BF16:
       for (int k = 0; k < 256; ++k) std::memcpy(out + 2 * k, unit + 32 * k + 2 * r, 2);
+      return;
+    case DType::Q8_0:
+      for (int j = 0; j < 8; ++j) {
+        uint8_t* b = out + j * sizeof(BlockQ8_0);
+        std::memcpy(b, unit + 544 * j + 2 * r, 2);
+        for (int g = 0; g < 8; ++g) {
+          uint32_t v;
+          std::memcpy(&v, unit + 544 * j + 32 + 64 * g + 4 * r, 4);
+          v ^= 0x80808080u;
+          std::memcpy(b + 2 + 4 * g, &v, 4);
+        }
+      }
       return;
     case DType::Q4_0:
       get_codes<Q4_0Unit>(unit, r, q);
@@ -257,6 +281,7 @@ size_t packed_unit_bytes(DType t) {
   switch (t) {
     case DType::F16:
     case DType::BF16: return 8192;
+    case DType::Q8_0: return 4352;
     case DType::Q4_0: return Q4_0Unit::bytes;
     case DType::Q4_K: return Q4KUnit::bytes;
     case DType::Q5_K: return Q5KUnit::bytes;

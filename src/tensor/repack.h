@@ -10,6 +10,7 @@
 //
 // Layouts of one unit (16 rows x 256 columns), all little-endian:
 //   F16, BF16 (8192 bytes): [column][16 rows]
+//   Q8_0 (4352 bytes): 8 x (d[16] f16 of 32-block j | 8 x [16 rows x 4 codes] of j, each code stored + 128)
 //   Q4_0 (2304 bytes): 8 x (d[16] f16 of 32-block j | codes of j (256))
 //   Q4_K (2368 bytes): d[16] f16 | dmin[16] f16 | sc[8 sub][16] u8 | m[8 sub][16] u8 | codes (2048)
 //   Q5_K (2880 bytes): as Q4_K, with 8 x (codes of pair j (256) | fifth bits of j (64)): byte 4r+i of the
