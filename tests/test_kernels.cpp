@@ -256,6 +256,12 @@ TEST_P(Packed, RoundTripIsBitExact) {
   }
 }
 
+// BF16 weights take their activations rounded to bf16 (as llama.cpp does): the reference then gets the same.
+void round_acts_for(DType t, Problem& p) {
+  if (t != DType::BF16) return;
+  for (float& v : p.x) v = bf16_to_f32(f32_to_bf16(v));
+}
+
 TEST_P(Packed, KernelMatchesReference) {
   const DType t = GetParam();
   const Kernel pk = packed_kernel_for(t);
@@ -268,16 +274,18 @@ TEST_P(Packed, KernelMatchesReference) {
     MatView mv = p.view();
     mv.data = packed.data();
     mv.packed = true;
-    const auto ref = run(p, Isa::Scalar);
-    const auto unpacked = run(p, Isa::Avx512);
     std::vector<float> got(p.rows * n_tok, NAN);
     // whole groups, and ranges that cut groups (as a caller other than the thread pool might)
     for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, 16}, {16, 21}, {21, 48}, {48, 64}})
       pk.gemm(mv, p.act_for(pk), p.stride_for(pk), n_tok, got.data(), p.rows, r0, r1);
+    round_acts_for(t, p);
+    const auto ref = run(p, Isa::Scalar);
+    const auto unpacked = run(p, Isa::Avx512);
     for (size_t i = 0; i < ref.size(); ++i) {
       ASSERT_NEAR(got[i], ref[i], 2e-4 * (std::fabs(ref[i]) + 1.0f))
           << type_name(t) << " tokens " << n_tok << " at row " << i % p.rows << " token " << i / p.rows;
-      if (n_tok >= 8) ASSERT_EQ(got[i], unpacked[i]) << "prefill must equal the unpacked panel kernel";
+      // prefill builds the same panels as on unpacked weights (BF16 has a kernel of its own)
+      if (n_tok >= 8 && t != DType::BF16) ASSERT_EQ(got[i], unpacked[i]) << "prefill must equal the unpacked panel kernel";
     }
     ++checked;
   }

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <vector>
 #include "tensor/kernels_x86.inc"
+#include "tensor/fp16.h"
 #include "tensor/repack.h"
 namespace minnow {
 namespace {

@@ -172,9 +172,11 @@ void get_k4_scales(const uint8_t* unit, int r, B& b) {
 void put_row(DType t, const uint8_t* src, uint8_t* unit, int r) {
   uint8_t q[256];
   switch (t) {
-    case DType::F16:
-    case DType::BF16:  // [column][16 rows]
+    case DType::F16:  // [column][16 rows]
       for (int k = 0; k < 256; ++k) std::memcpy(unit + 32 * k + 2 * r, src + 2 * k, 2);
+      return;
+    case DType::BF16:  // [column pair][16 rows][2]
+      for (int k = 0; k < 256; k += 2) std::memcpy(unit + 32 * k + 4 * r, src + 2 * k, 4);
       return;
     case DType::Q8_0:  // per 32-block j at 544j: d[16] f16, then 8 x [16 rows x 4 codes], stored as q + 128
       for (int j = 0; j < 8; ++j) {
@@ -224,8 +226,10 @@ void get_row(DType t, const uint8_t* unit, int r, uint8_t* out) {
   uint8_t q[256];
   switch (t) {
     case DType::F16:
-    case DType::BF16:
       for (int k = 0; k < 256; ++k) std::memcpy(out + 2 * k, unit + 32 * k + 2 * r, 2);
+      return;
+    case DType::BF16:
+      for (int k = 0; k < 256; k += 2) std::memcpy(out + 2 * k, unit + 32 * k + 4 * r, 4);
       return;
     case DType::Q8_0:
       for (int j = 0; j < 8; ++j) {

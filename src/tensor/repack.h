@@ -9,7 +9,8 @@
 // rearranged (the 6-bit K-quant scales one per byte): unpack_row() gives back the original blocks bit for bit.
 //
 // Layouts of one unit (16 rows x 256 columns), all little-endian:
-//   F16, BF16 (8192 bytes): [column][16 rows]
+//   F16 (8192 bytes): [column][16 rows]
+//   BF16 (8192 bytes): [column pair][16 rows][2], the operand order of AVX512-BF16's vdpbf16ps
 //   Q8_0 (4352 bytes): 8 x (d[16] f16 of 32-block j | 8 x [16 rows x 4 codes] of j, each code stored + 128)
 //   Q4_0 (2304 bytes): 8 x (d[16] f16 of 32-block j | codes of j (256))
 //   Q4_K (2368 bytes): d[16] f16 | dmin[16] f16 | sc[8 sub][16] u8 | m[8 sub][16] u8 | codes (2048)
@@ -22,7 +23,8 @@
 //          codes of vector 2h (low nibble's element at bits 0-1, high nibble's at bits 2-3) and of vector
 //          2h+1 (bits 4-5, 6-7). Each unit is read front to back, one stream.
 // Only matrices whose row count is a multiple of 16 and row length a multiple of 256 are repacked, and only
-// on CPUs with AVX-512 VNNI (the only kernels that read R16). Everything else keeps the GGUF layout.
+// on CPUs with AVX-512 VNNI (and AVX512-BF16 for BF16), the only kernels that read R16. Everything else keeps the
+// GGUF layout.
 #pragma once
 #include <cstddef>
 #include <cstdint>
