@@ -29,9 +29,8 @@ struct Q5KUnit {
   static constexpr size_t d = 0, dmin = 32, sc = 64, m = 192, codes = 320, stride = 320, high = 576, bytes = 2880;
   static constexpr int bits = 1;
 };
-struct Q6KUnit {
-  static constexpr size_t d = 0, sc = 32, codes = 288, stride = 384, high = 544, bytes = 3360;
-  static constexpr int bits = 2;
+struct Q6KUnit {  // codes: see put_q6_codes
+  static constexpr size_t d = 0, sc = 32, codes = 288, stride = 384, bytes = 3360;
 };
 
 // ---- one super-block's codes (element order, unsigned) to and from the GGUF blocks ----
@@ -107,21 +106,14 @@ void put_codes(uint8_t* unit, int r, const uint8_t q[256]) {
   auto ld = [](const uint8_t* p) { uint32_t v; std::memcpy(&v, p, 4); return v; };
   auto st = [](uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); };
   for (int j = 0; j < 8; ++j) {
-    uint32_t high[2] = {0, 0};
+    uint32_t high = 0;
     for (int v = 0; v < 4; ++v) {
       const uint32_t lo = ld(q + 32 * j + 4 * v), hi = ld(q + 32 * j + 16 + 4 * v);
       st(unit + U::codes + U::stride * j + 64 * v + 4 * r, (lo & 0x0F0F0F0Fu) | (hi & 0x0F0F0F0Fu) << 4);
-      if (U::bits == 2)  // two 64-byte vectors per pair: v = 2h + k at bits 4k..4k+3
-        high[v / 2] |= (((lo >> 4) & 0x03030303u) | ((hi >> 4) & 0x03030303u) << 2) << (4 * (v % 2));
-      else if (U::bits == 1)  // one vector per pair: vector v at bits 2v (low nibble's) and 2v+1
-        high[0] |= (((lo >> 4) & 0x01010101u) | ((hi >> 4) & 0x01010101u) << 1) << (2 * v);
+      if (U::bits == 1)  // one vector per pair: vector v at bits 2v (low nibble's) and 2v+1
+        high |= (((lo >> 4) & 0x01010101u) | ((hi >> 4) & 0x01010101u) << 1) << (2 * v);
     }
-    if (U::bits == 2) {
-      st(unit + U::high + U::stride * j + 4 * r, high[0]);
-      st(unit + U::high + U::stride * j + 64 + 4 * r, high[1]);
-    } else if (U::bits == 1) {
-      st(unit + U::high + U::stride * j + 4 * r, high[0]);
-    }
+    if (U::bits == 1) st(unit + U::high + U::stride * j + 4 * r, high);
   }
 }
 template <class U>
@@ -131,11 +123,7 @@ void get_codes(const uint8_t* unit, int r, uint8_t q[256]) {
       for (int i = 0; i < 4; ++i) {
         const uint8_t b = unit[U::codes + U::stride * j + 64 * v + 4 * r + i];
         uint8_t lo = b & 0xF, hi = b >> 4;
-        if (U::bits == 2) {
-          const uint8_t h = static_cast<uint8_t>(unit[U::high + U::stride * j + 64 * (v / 2) + 4 * r + i] >> (4 * (v % 2)));
-          lo = static_cast<uint8_t>(lo | (h & 3) << 4);
-          hi = static_cast<uint8_t>(hi | ((h >> 2) & 3) << 4);
-        } else if (U::bits == 1) {
+        if (U::bits == 1) {
           const uint8_t h = static_cast<uint8_t>(unit[U::high + U::stride * j + 4 * r + i] >> (2 * v));
           lo = static_cast<uint8_t>(lo | (h & 1) << 4);
           hi = static_cast<uint8_t>(hi | ((h >> 1) & 1) << 4);
@@ -143,6 +131,34 @@ void get_codes(const uint8_t* unit, int r, uint8_t q[256]) {
         q[32 * j + 4 * v + i] = lo;
         q[32 * j + 16 + 4 * v + i] = hi;
       }
+}
+
+// Q6_K: per pair j, the low-nibble-position codes (vectors v = 0..3, elements 32j+4v+i) and then the
+// high-nibble-position ones (32j+16+4v+i), each as three 64-byte vectors: v = 0, 1, 2 in bits 0-5 and v = 3's
+// bits 0-1, 2-3, 4-5 in bits 6-7 of the three.
+void put_q6_codes(uint8_t* unit, int r, const uint8_t q[256]) {
+  for (int j = 0; j < 8; ++j)
+    for (int half = 0; half < 2; ++half) {
+      uint8_t* out = unit + Q6KUnit::codes + Q6KUnit::stride * j + 192 * half + 4 * r;
+      for (int i = 0; i < 4; ++i) {
+        const uint8_t* e = q + 32 * j + 16 * half + i;  // element of vector v: e[4 * v]
+        for (int s = 0; s < 3; ++s) out[64 * s + i] = static_cast<uint8_t>(e[4 * s] | ((e[12] >> (2 * s)) & 3) << 6);
+      }
+    }
+}
+void get_q6_codes(const uint8_t* unit, int r, uint8_t q[256]) {
+  for (int j = 0; j < 8; ++j)
+    for (int half = 0; half < 2; ++half) {
+      const uint8_t* in = unit + Q6KUnit::codes + Q6KUnit::stride * j + 192 * half + 4 * r;
+      for (int i = 0; i < 4; ++i) {
+        uint8_t* e = q + 32 * j + 16 * half + i;
+        e[12] = 0;
+        for (int s = 0; s < 3; ++s) {
+          e[4 * s] = in[64 * s + i] & 0x3F;
+          e[12] = static_cast<uint8_t>(e[12] | (in[64 * s + i] >> 6) << (2 * s));
+        }
+      }
+    }
 }
 
 uint16_t load_u16(const uint8_t* p) {
@@ -218,7 +234,7 @@ void put_row(DType t, const uint8_t* src, uint8_t* unit, int r) {
       store_u16(unit + Q6KUnit::d + 2 * r, b.d);
       for (int s = 0; s < 16; ++s) unit[Q6KUnit::sc + 16 * s + r] = static_cast<uint8_t>(b.scales[s]);
       q6k_codes(b, q);
-      return put_codes<Q6KUnit>(unit, r, q);
+      return put_q6_codes(unit, r, q);
     }
   }
 }
@@ -272,7 +288,7 @@ void get_row(DType t, const uint8_t* unit, int r, uint8_t* out) {
       BlockQ6_K b;
       b.d = load_u16(unit + Q6KUnit::d + 2 * r);
       for (int s = 0; s < 16; ++s) b.scales[s] = static_cast<int8_t>(unit[Q6KUnit::sc + 16 * s + r]);
-      get_codes<Q6KUnit>(unit, r, q);
+      get_q6_codes(unit, r, q);
       q6k_set_codes(b, q);
       std::memcpy(out, &b, sizeof b);
     }

@@ -16,12 +16,12 @@
 //   Q4_K (2368 bytes): d[16] f16 | dmin[16] f16 | sc[8 sub][16] u8 | m[8 sub][16] u8 | codes (2048)
 //   Q5_K (2880 bytes): as Q4_K, with 8 x (codes of pair j (256) | fifth bits of j (64)): byte 4r+i of the
 //          fifth bits holds vector v's low-nibble element at bit 2v and its high-nibble element at 2v+1
-//   Q6_K (3360 bytes): d[16] f16 | sc[16 sub][16] i8 | 8 x (codes of pair j (256, low 4 bits) | high j (128))
+//   Q6_K (3360 bytes): d[16] f16 | sc[16 sub][16] i8 | 8 x (6-bit codes of pair j, 384): for each half (elements
+//          32j+4v+i, then 32j+16+4v+i), three vectors [16 rows x 4]: v = 0, 1, 2 in bits 0-5, and v = 3's bits
+//          0-1, 2-3, 4-5 in bits 6-7 of the first, second, third (nine vector ops give all four)
 //   codes: for each 32-element sub-block pair j and v = 0..3, 64 bytes: byte 4r+i holds in its low nibble
 //          element 32j+4v+i of row r and in its high nibble element 32j+16+4v+i.
-//   high (Q6_K): two 64-byte vectors h = 0,1 after pair j's codes: byte 4r+i holds the top 2 bits of the
-//          codes of vector 2h (low nibble's element at bits 0-1, high nibble's at bits 2-3) and of vector
-//          2h+1 (bits 4-5, 6-7). Each unit is read front to back, one stream.
+//   Each unit is read front to back, one stream.
 // Only matrices whose row count is a multiple of 16 and row length a multiple of 256 are repacked, and only
 // on CPUs with AVX-512 VNNI (and AVX512-BF16 for BF16), the only kernels that read R16. Everything else keeps the
 // GGUF layout.
