@@ -14,20 +14,16 @@ namespace minnow {
 namespace {
 
 // Field offsets within one unit.
-// codes: the first sub-block pair's codes; stride: bytes from one pair's codes to the next; high: the first
-// pair's top bits (Q6_K; they follow that pair's codes, so a unit is read front to back in one pass).
-// bits: bits per code above the low 4 held in `high` (0, 1 or 2).
+// codes: the first sub-block pair's codes; stride: bytes from one pair's codes to the next (each unit is read
+// front to back, one stream).
 struct Q4_0Unit {  // per 32-block j: d[16] f16 at 288j, then its codes
-  static constexpr size_t codes = 32, stride = 288, high = 0, bytes = 2304;
-  static constexpr int bits = 0;
+  static constexpr size_t codes = 32, stride = 288, bytes = 2304;
 };
 struct Q4KUnit {
-  static constexpr size_t d = 0, dmin = 32, sc = 64, m = 192, codes = 320, stride = 256, high = 0, bytes = 2368;
-  static constexpr int bits = 0;
+  static constexpr size_t d = 0, dmin = 32, sc = 64, m = 192, codes = 320, stride = 256, bytes = 2368;
 };
-struct Q5KUnit {
-  static constexpr size_t d = 0, dmin = 32, sc = 64, m = 192, codes = 320, stride = 320, high = 576, bytes = 2880;
-  static constexpr int bits = 1;
+struct Q5KUnit {  // codes: see put_q5_codes
+  static constexpr size_t d = 0, dmin = 32, sc = 64, m = 192, codes = 320, stride = 320, bytes = 2880;
 };
 struct Q6KUnit {  // codes: see put_q6_codes
   static constexpr size_t d = 0, sc = 32, codes = 288, stride = 384, bytes = 3360;
@@ -99,21 +95,17 @@ void pack_scale_min_k4(const uint8_t sc[8], const uint8_t m[8], uint8_t out[12])
   }
 }
 
-// ---- codes of one row into / out of the unit's shared nibble (and Q6_K high-bit) fields ----
+// ---- 4-bit codes of one row into / out of a unit's nibble-pair vectors (Q4_0, Q4_K) ----
 // Four elements at a time as one 32-bit word (this runs over every weight at load).
 template <class U>
 void put_codes(uint8_t* unit, int r, const uint8_t q[256]) {
   auto ld = [](const uint8_t* p) { uint32_t v; std::memcpy(&v, p, 4); return v; };
   auto st = [](uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); };
   for (int j = 0; j < 8; ++j) {
-    uint32_t high = 0;
     for (int v = 0; v < 4; ++v) {
       const uint32_t lo = ld(q + 32 * j + 4 * v), hi = ld(q + 32 * j + 16 + 4 * v);
       st(unit + U::codes + U::stride * j + 64 * v + 4 * r, (lo & 0x0F0F0F0Fu) | (hi & 0x0F0F0F0Fu) << 4);
-      if (U::bits == 1)  // one vector per pair: vector v at bits 2v (low nibble's) and 2v+1
-        high |= (((lo >> 4) & 0x01010101u) | ((hi >> 4) & 0x01010101u) << 1) << (2 * v);
     }
-    if (U::bits == 1) st(unit + U::high + U::stride * j + 4 * r, high);
   }
 }
 template <class U>
@@ -122,15 +114,42 @@ void get_codes(const uint8_t* unit, int r, uint8_t q[256]) {
     for (int v = 0; v < 4; ++v)
       for (int i = 0; i < 4; ++i) {
         const uint8_t b = unit[U::codes + U::stride * j + 64 * v + 4 * r + i];
-        uint8_t lo = b & 0xF, hi = b >> 4;
-        if (U::bits == 1) {
-          const uint8_t h = static_cast<uint8_t>(unit[U::high + U::stride * j + 4 * r + i] >> (2 * v));
-          lo = static_cast<uint8_t>(lo | (h & 1) << 4);
-          hi = static_cast<uint8_t>(hi | ((h >> 1) & 1) << 4);
-        }
-        q[32 * j + 4 * v + i] = lo;
-        q[32 * j + 16 + 4 * v + i] = hi;
+        q[32 * j + 4 * v + i] = b & 0xF;
+        q[32 * j + 16 + 4 * v + i] = b >> 4;
       }
+}
+
+// Q5_K: per pair j, five 64-byte vectors S0..S4 hold the eight code vectors c[v] (elements 32j + 16 (v / 4) +
+// 4 (v % 4) + i): c[0..4] in bits 0-4, c[5] in S0 bits 5-7 and S1 bits 5-6, c[6] likewise in S2 and S3, c[7] in
+// S4 bits 5-7, S1 bit 7 and S3 bit 7.
+void put_q5_codes(uint8_t* unit, int r, const uint8_t q[256]) {
+  for (int j = 0; j < 8; ++j) {
+    uint8_t* out = unit + Q5KUnit::codes + Q5KUnit::stride * j + 4 * r;
+    for (int i = 0; i < 4; ++i) {
+      uint8_t c[8];
+      for (int v = 0; v < 8; ++v) c[v] = q[32 * j + 16 * (v / 4) + 4 * (v % 4) + i];
+      const uint8_t s[5] = {
+          static_cast<uint8_t>(c[0] | (c[5] & 7) << 5),
+          static_cast<uint8_t>(c[1] | ((c[5] >> 3) & 3) << 5 | ((c[7] >> 3) & 1) << 7),
+          static_cast<uint8_t>(c[2] | (c[6] & 7) << 5),
+          static_cast<uint8_t>(c[3] | ((c[6] >> 3) & 3) << 5 | ((c[7] >> 4) & 1) << 7),
+          static_cast<uint8_t>(c[4] | (c[7] & 7) << 5)};
+      for (int k = 0; k < 5; ++k) out[64 * k + i] = s[k];
+    }
+  }
+}
+void get_q5_codes(const uint8_t* unit, int r, uint8_t q[256]) {
+  for (int j = 0; j < 8; ++j) {
+    const uint8_t* in = unit + Q5KUnit::codes + Q5KUnit::stride * j + 4 * r;
+    for (int i = 0; i < 4; ++i) {
+      uint8_t s[5], c[8];
+      for (int k = 0; k < 5; ++k) s[k] = in[64 * k + i], c[k] = s[k] & 0x1F;
+      c[5] = static_cast<uint8_t>(s[0] >> 5 | ((s[1] >> 5) & 3) << 3);
+      c[6] = static_cast<uint8_t>(s[2] >> 5 | ((s[3] >> 5) & 3) << 3);
+      c[7] = static_cast<uint8_t>(s[4] >> 5 | (s[1] >> 7) << 3 | (s[3] >> 7) << 4);
+      for (int v = 0; v < 8; ++v) q[32 * j + 16 * (v / 4) + 4 * (v % 4) + i] = c[v];
+    }
+  }
 }
 
 // Q6_K: per pair j, the low-nibble-position codes (vectors v = 0..3, elements 32j+4v+i) and then the
@@ -226,7 +245,7 @@ void put_row(DType t, const uint8_t* src, uint8_t* unit, int r) {
       std::memcpy(&b, src, sizeof b);
       put_k4_scales<Q5KUnit>(unit, r, b);
       q5k_codes(b, q);
-      return put_codes<Q5KUnit>(unit, r, q);
+      return put_q5_codes(unit, r, q);
     }
     default: {  // Q6_K
       BlockQ6_K b;
@@ -279,7 +298,7 @@ void get_row(DType t, const uint8_t* unit, int r, uint8_t* out) {
     case DType::Q5_K: {
       BlockQ5_K b;
       get_k4_scales<Q5KUnit>(unit, r, b);
-      get_codes<Q5KUnit>(unit, r, q);
+      get_q5_codes(unit, r, q);
       q5k_set_codes(b, q);
       std::memcpy(out, &b, sizeof b);
       return;

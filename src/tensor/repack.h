@@ -14,8 +14,9 @@
 //   Q8_0 (4352 bytes): 8 x (d[16] f16 of 32-block j | 8 x [16 rows x 4 codes] of j, each code stored + 128)
 //   Q4_0 (2304 bytes): 8 x (d[16] f16 of 32-block j | codes of j (256))
 //   Q4_K (2368 bytes): d[16] f16 | dmin[16] f16 | sc[8 sub][16] u8 | m[8 sub][16] u8 | codes (2048)
-//   Q5_K (2880 bytes): as Q4_K, with 8 x (codes of pair j (256) | fifth bits of j (64)): byte 4r+i of the
-//          fifth bits holds vector v's low-nibble element at bit 2v and its high-nibble element at 2v+1
+//   Q5_K (2880 bytes): as Q4_K's scales, then 8 x (5-bit codes of pair j, 320): five vectors [16 rows x 4] hold
+//          the eight code vectors c[v] (elements 32j + 16(v/4) + 4(v%4) + i): c[0..4] in bits 0-4, c[5..7] in
+//          the top 3 bits (19 vector ops give all eight; repack.cpp has the exact bits)
 //   Q6_K (3360 bytes): d[16] f16 | sc[16 sub][16] i8 | 8 x (6-bit codes of pair j, 384): for each half (elements
 //          32j+4v+i, then 32j+16+4v+i), three vectors [16 rows x 4]: v = 0, 1, 2 in bits 0-5, and v = 3's bits
 //          0-1, 2-3, 4-5 in bits 6-7 of the first, second, third (nine vector ops give all four)
