@@ -40,7 +40,7 @@ std::vector<std::string> supported_architectures() {
   return v;
 }
 
-std::unique_ptr<Model> Model::load(const std::string& path, bool vocab_only) {
+std::unique_ptr<Model> Model::load(const std::string& path, bool vocab_only, bool repack) {
   std::unique_ptr<Model> m(new Model());
   m->file_ = gguf::File::open(path);
   const gguf::File& f = *m->file_;
@@ -60,7 +60,7 @@ std::unique_ptr<Model> Model::load(const std::string& path, bool vocab_only) {
   if (m->config_.n_vocab != m->tokenizer_->n_vocab())
     fail(path, ": token_embd has ", m->config_.n_vocab, " rows but the tokenizer has ", m->tokenizer_->n_vocab(),
          " tokens");
-  m->repack_weights();
+  if (repack) m->repack_weights();
   return m;
 }
 

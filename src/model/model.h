@@ -114,8 +114,9 @@ std::vector<std::string> supported_architectures();
 class Model {
  public:
   // Opens and validates the file; throws minnow::Error with a one-line message on any problem.
-  // vocab_only: read the tokenizer and metadata, not the weights.
-  static std::unique_ptr<Model> load(const std::string& path, bool vocab_only = false);
+  // vocab_only: read the tokenizer and metadata, not the weights. repack: rewrite the matrices into the CPU
+  // kernels' faster layout (tensor/repack.h); off for tools that only inspect the file.
+  static std::unique_ptr<Model> load(const std::string& path, bool vocab_only = false, bool repack = true);
 
   const gguf::File& file() const { return *file_; }
   const Config& config() const { return config_; }

@@ -32,7 +32,7 @@ std::string describe_gguf(const std::string& path) {
     auto f = gguf::File::open(path);
     vocab_only = f->tensors().empty();
   }
-  auto model = Model::load(path, vocab_only);
+  auto model = Model::load(path, vocab_only, /*repack=*/false);  // described, not run
   const gguf::File& f = model->file();
   const Config& c = model->config();
   const Tokenizer& tok = model->tokenizer();
