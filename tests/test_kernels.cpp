@@ -320,6 +320,8 @@ TEST_P(Packed, DecodeEqualsPrefillBitForBit) {
 TEST(Packed, OnlyWholeGroupsAreRepacked) {
   EXPECT_FALSE(repack_supported(DType::Q4_K, 40, 512));   // rows not a multiple of 16
   EXPECT_FALSE(repack_supported(DType::Q4_1, 48, 512));   // no R16 layout
+  // and whole groups are, wherever this CPU has the kernel
+  EXPECT_EQ(repack_supported(DType::Q4_K, 48, 512), packed_kernel_for(DType::Q4_K).gemm != nullptr);
 }
 
 INSTANTIATE_TEST_SUITE_P(R16, Packed, ::testing::Values(DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K),
